@@ -1,0 +1,48 @@
+#!/bin/sh
+# tools/deps.sh — installs every build, test, demo and benchmark dependency of strata from Debian
+# packages (Debian 12 "bookworm" or later). Idempotent: when every package is already installed it
+# prints nothing and exits 0. Otherwise it runs `apt-get update` and installs what is missing
+# (as root, or through sudo when available).
+#   sh tools/deps.sh          install what is missing
+#   sh tools/deps.sh --check  only list what is missing; exit 1 if anything is
+set -eu
+
+# Build: compiler, pkg-config and the libraries the Makefile asks pkg-config for.
+BUILD_PKGS="build-essential pkg-config clang clang-format libfuse3-dev libarchive-dev libzstd-dev
+zlib1g-dev libsqlite3-dev libjansson-dev libssl-dev libpcre2-dev libvectorscan-dev"
+# Tests: FUSE runtime, the real tools fixtures are made and checked with.
+TEST_PKGS="fuse3 zstd gzip tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
+findutils diffutils file"
+# Demo (apt-get download, dpkg-deb) and benchmark (debootstrap, archivemount, GNU time).
+DEMO_PKGS="apt dpkg debootstrap archivemount time"
+
+PKGS="$BUILD_PKGS $TEST_PKGS $DEMO_PKGS"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+
+if [ "${1:-}" = --check ]; then
+	[ -z "$missing" ] && exit 0
+	echo "missing Debian packages:$missing" >&2
+	exit 1
+fi
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "tools/deps.sh: need root to install:$missing" >&2
+	exit 1
+fi
+
+echo "tools/deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "tools/deps.sh: done" >&2
