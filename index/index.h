@@ -159,7 +159,20 @@ int index_db_layer_digest(struct index_db *db, int n, char *out, size_t outlen, 
 int index_db_totals(struct index_db *db, uint64_t *nodes, uint64_t *bytes, struct strata_err **err);
 /* The uncompressed tar stream of layer n, rebuilt from the stored recipe. Owned (unref it). */
 struct overlay_source *index_db_layer_source(struct index_db *db, int n, struct strata_err **err);
+/* Calls cb for every node of a view except the root, in byte order of path, with the node's
+ * attributes and (symlinks) target; path and target are borrowed for the call. cb returns non-zero
+ * to stop. Uses its own connection (for tools; not needed on the FUSE path). */
+int index_db_walk(struct index_db *db, int view,
+		  int (*cb)(void *ctx, const char *path, const struct index_node *n, const char *target), void *ctx,
+		  struct strata_err **err);
 /* Path of the SQLite file. Borrowed. */
 const char *index_db_path(const struct index_db *db);
+/* Added for fs/ (issue 3): "layer N (sha256:…): /path" of an entry into out, for log lines.
+ * Returns 0, or -1 when the entry cannot be described (out then holds "entry ID"). Never fails hard. */
+int index_db_entry_describe(struct index_db *db, int64_t entry_id, char *out, size_t outlen);
+/* Added for fs/ (issue 3): the /.audit/image.json document (image identity, manifest, config, layers
+ * with their digests and whether each was verified), pretty-printed JSON ending in a newline.
+ * Owned string (length in *len) or NULL with *err. */
+char *index_db_image_json(struct index_db *db, size_t *len, struct strata_err **err);
 
 #endif

@@ -69,3 +69,107 @@
  */
 
 #endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Builder internals (build.c orchestrates, build_layer.c runs a layer worker, build_write.c is the
+ * single SQLite writer, build_merge.c computes the views). */
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Entry ids encode their place: (layer << 32) | seq, so workers number entries without talking to
+ * the writer, and ORDER BY id is tar order within a layer. */
+#define INDEX_ENTRY_ID(layer, seq) (((int64_t)(layer) << 32) | (int64_t)(seq))
+#define INDEX_MAX_ENTRIES_PER_LAYER 0xffffffffLL
+
+struct index_rec_xattr {
+	char *name;
+	void *value;
+	size_t len;
+};
+
+struct index_rec {
+	int64_t id;
+	int layer;
+	int64_t seq;
+	char *path;      /* normalised, NULL when hostile */
+	char *raw_path;
+	const char *problem; /* static text when the path is hostile */
+	enum overlay_entry_type type;
+	uint32_t mode;
+	uint64_t uid, gid;
+	char *uname, *gname;
+	uint64_t size;
+	int64_t mtime;
+	long mtime_nsec;
+	char *link_target;
+	uint32_t devmajor, devminor;
+	uint64_t data_offset;
+	bool has_sha;
+	unsigned char sha[32];
+	bool sparse;
+	int whiteout;
+	size_t nxattrs;
+	struct index_rec_xattr *xattrs;
+};
+
+/* What a finished layer worker hands to the writer. */
+struct index_layer_result {
+	int layer;                  /* 1-based */
+	unsigned char csha[32], usha[32];
+	uint64_t csize, usize;
+	uint64_t entries;
+	struct overlay_seekmap *map; /* owned; NULL for raw */
+	char *seekable_copy;         /* owned path or NULL */
+	void *scan_state;            /* scanner state, owned until the writer's layer_end/layer_free */
+};
+
+/* A batch of records from one worker (or a layer result when result != NULL). */
+struct index_batch {
+	size_t n, cap;
+	struct index_rec *recs;
+	struct index_layer_result *result;
+	struct index_batch *next;
+};
+
+struct index_build {
+	const struct index_build_opts *opts;
+	struct overlay_image *img;
+	const char *image_path;
+	char *cache_dir;
+	sqlite3 *db;
+	size_t nlayers;
+	int span;
+	/* worker coordination */
+	pthread_mutex_t lock;
+	pthread_cond_t cond_nonempty, cond_space;
+	struct index_batch *head, *tail;
+	size_t queued;
+	int workers_running;
+	atomic_size_t next_layer;
+	atomic_bool failed;
+	struct strata_err *err;         /* first image-level error (under lock) */
+	struct overlay_stream **streams; /* per layer, for progress (under lock) */
+	uint64_t total_compressed;
+	uint64_t done_compressed;       /* of finished layers */
+	struct index_layer_summary *layer_sums;
+	uint64_t entries, problems, nodes;
+};
+
+void index_rec_clear(struct index_rec *r);
+void index_batch_free(struct index_batch *b);
+/* Worker thread body. */
+void *index_layer_worker(void *arg);
+/* Queue (build_write.c). */
+void index_queue_push(struct index_build *b, struct index_batch *batch);
+void index_build_fail(struct index_build *b, struct strata_err *e); /* takes e */
+/* Writer: runs until all workers end; inserts every batch. */
+int index_writer_run(struct index_build *b, struct strata_err **err);
+/* Merge: computes and stores every view (build_merge.c). */
+int index_merge_views(struct index_build *b, struct strata_err **err);
+/* SQL helpers */
+int index_sql_exec(sqlite3 *db, const char *sql, struct strata_err **err);
+int index_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct strata_err **err);
+static inline void index_stmt_finalizep(sqlite3_stmt **s) { if (*s) sqlite3_finalize(*s); }
+#define cleanup_stmt __attribute__((cleanup(index_stmt_finalizep)))

@@ -1,0 +1,154 @@
+/* index/build_merge.c — computes the views of the image from the entry rows and stores them as
+ * node rows: the merged tree after each layer (views 1..L, view L being the image) and each layer's
+ * own changeset (views L+1..2L). Runs after every layer's entries are in the database, reading them
+ * back in tar order, so the merge never needs all entries in memory at once. */
+#include "index_int.h"
+
+#include <string.h>
+
+struct view_writer {
+	sqlite3 *db;
+	sqlite3_stmt *ins;
+	int view;
+	uint64_t count;
+	struct strata_err *err;
+};
+
+static int node_cb(void *ctx, const struct overlay_merge_node *n)
+{
+	struct view_writer *vw = ctx;
+	sqlite3_stmt *st = vw->ins;
+	sqlite3_bind_int(st, 1, vw->view);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)n->parent_ino);
+	sqlite3_bind_text(st, 3, n->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n->ino);
+	sqlite3_bind_text(st, 5, n->path, -1, SQLITE_STATIC);
+	if (n->entry_id >= 0)
+		sqlite3_bind_int64(st, 6, n->entry_id);
+	if (n->data_entry_id >= 0)
+		sqlite3_bind_int64(st, 7, n->data_entry_id);
+	sqlite3_bind_text(st, 8, overlay_entry_type_name(n->type), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, n->nlink);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		strata_err_set(&vw->err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(vw->db));
+		return 1;
+	}
+	vw->count++;
+	return 0;
+}
+
+struct problem_writer {
+	struct index_build *b;
+	sqlite3_stmt *ins;
+	int layer;
+};
+
+static void problem_cb(void *ctx, const struct overlay_merge_problem *p)
+{
+	struct problem_writer *pw = ctx;
+	sqlite3_stmt *st = pw->ins;
+	sqlite3_bind_int(st, 1, pw->layer);
+	sqlite3_bind_int64(st, 2, p->entry_id);
+	sqlite3_bind_text(st, 3, p->path ? p->path : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, "merge", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->message, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pw->b->problems++;
+}
+
+static int store_view(sqlite3 *db, sqlite3_stmt *ins_view, sqlite3_stmt *ins_node, struct overlay_merge *m,
+		      int view, const char *kind, int layer, uint64_t *count, struct strata_err **err)
+{
+	sqlite3_bind_int(ins_view, 1, view);
+	sqlite3_bind_text(ins_view, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(ins_view, 3, layer);
+	int rc = sqlite3_step(ins_view);
+	sqlite3_reset(ins_view);
+	if (rc != SQLITE_DONE)
+		return strata_err_set(err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(db));
+	struct view_writer vw = {.db = db, .ins = ins_node, .view = view};
+	if (overlay_merge_visit(m, node_cb, &vw) != 0) {
+		if (err && !*err)
+			*err = steal_pointer(&vw.err);
+		strata_err_free(vw.err);
+		return -1;
+	}
+	if (count)
+		*count = vw.count;
+	return 0;
+}
+
+/* Feeds one layer's placeable entries (tar order) to a merge. */
+static int feed_layer(sqlite3 *db, sqlite3_stmt *sel, struct overlay_merge *m, int layer, struct strata_err **err)
+{
+	sqlite3_bind_int(sel, 1, layer);
+	int rc;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		struct overlay_merge_entry me = {
+			.id = sqlite3_column_int64(sel, 0),
+			.path = (const char *)sqlite3_column_text(sel, 1),
+		};
+		const char *type = (const char *)sqlite3_column_text(sel, 2);
+		const char *target = (const char *)sqlite3_column_text(sel, 3);
+		cleanup_free char *norm_target = NULL;
+		me.type = OVERLAY_T_REG;
+		for (int t = OVERLAY_T_REG; t <= OVERLAY_T_SOCK; t++)
+			if (!strcmp(type, overlay_entry_type_name((enum overlay_entry_type)t)))
+				me.type = (enum overlay_entry_type)t;
+		if (me.type == OVERLAY_T_HARDLINK) {
+			const char *problem = NULL;
+			if (!target || overlay_path_normalize(target, &norm_target, &problem) != 0)
+				norm_target = xstrdup("..invalid");
+			me.hardlink_target = norm_target;
+		}
+		overlay_merge_add(m, &me);
+	}
+	sqlite3_reset(sel);
+	if (rc != SQLITE_DONE)
+		return strata_err_set(err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+int index_merge_views(struct index_build *b, struct strata_err **err)
+{
+	sqlite3 *db = b->db;
+	cleanup_stmt sqlite3_stmt *sel = NULL, *ins_node = NULL, *ins_view = NULL, *ins_problem = NULL;
+	if (index_sql_prepare(db, "SELECT id, path, type, link_target FROM entry WHERE layer = ? AND path IS NOT NULL"
+				  " ORDER BY id", &sel, err) < 0 ||
+	    index_sql_prepare(db, "INSERT OR REPLACE INTO node VALUES(?,?,?,?,?,?,?,?,?)", &ins_node, err) < 0 ||
+	    index_sql_prepare(db, "INSERT INTO view VALUES(?,?,?)", &ins_view, err) < 0 ||
+	    index_sql_prepare(db, "INSERT INTO problem(layer, entry, path, kind, message) VALUES(?,?,?,?,?)",
+			      &ins_problem, err) < 0)
+		return -1;
+	int L = (int)b->nlayers;
+	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
+	int rc = 0;
+	if (L == 0) /* an image without layers is an empty root */
+		rc = store_view(db, ins_view, ins_node, m, 0, "empty", 0, &b->nodes, err);
+	for (int k = 1; k <= L && rc == 0; k++) {
+		overlay_merge_begin_layer(m);
+		if ((rc = feed_layer(db, sel, m, k, err)) < 0)
+			break;
+		struct problem_writer pw = {.b = b, .ins = ins_problem, .layer = k};
+		overlay_merge_end_layer(m, problem_cb, &pw);
+		rc = store_view(db, ins_view, ins_node, m, k, "merged", k, k == L ? &b->nodes : NULL, err);
+		if (rc < 0)
+			break;
+		/* Layer k on its own: whiteouts shown as the files they are in the tar. */
+		struct overlay_merge *lit = overlay_merge_new(OVERLAY_MERGE_LITERAL);
+		overlay_merge_begin_layer(lit);
+		rc = feed_layer(db, sel, lit, k, err);
+		if (rc == 0) {
+			overlay_merge_end_layer(lit, NULL, NULL);
+			rc = store_view(db, ins_view, ins_node, lit, L + k, "layer", k, NULL, err);
+		}
+		overlay_merge_free(lit);
+	}
+	overlay_merge_free(m);
+	return rc;
+}
