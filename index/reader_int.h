@@ -1,0 +1,89 @@
+/* index/reader_int.h — internals shared by the read side of index/ (reader.c, reader_source.c,
+ * reader_image.c). Never included from outside index/ (tests excepted).
+ *
+ * Concurrency model: an index_db holds a pool of SQLite connections. Each public call leases one
+ * connection for its duration (reader_lease_get / cleanup_lease), so a connection and its cached
+ * prepared statements are only ever used by one thread at a time, and connections are opened
+ * with SQLITE_OPEN_NOMUTEX. The pool grows to the number of threads that call at once. Layer
+ * byte sources are built once, under db->lock, and are themselves safe for concurrent pread.
+ */
+#ifndef STRATA_INDEX_READER_INT_H
+#define STRATA_INDEX_READER_INT_H
+
+#include "index.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+enum reader_stmt_id {
+	RS_LOOKUP = 0,
+	RS_GETATTR,
+	RS_READDIR,
+	RS_READLINK,
+	RS_ENTRY_DATA,
+	RS_XATTRS,
+	RS_SHA256,
+	RS_LAYER_DIGEST,
+	RS_TOTALS,
+	RS_LAYER_TAR_SOURCE,
+	RS_SOURCE,
+	RS_CHECKPOINTS,
+	RS_ENTRY_DESCRIBE,
+	RS_COUNT
+};
+
+struct index_conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[RS_COUNT];
+	struct index_conn *next_free;
+	struct index_conn *next_all;
+};
+
+struct index_db {
+	char *path;
+	int nlayers;
+	pthread_mutex_t lock;       /* guards the pool lists and the layer sources */
+	struct index_conn *free;    /* idle connections */
+	struct index_conn *all;     /* every connection, for close */
+	struct overlay_source **layer_src; /* [1..nlayers], built on first use */
+};
+
+/* Opens a new read-only connection to db->path. Owned (reader_conn_close) or NULL with *err. */
+struct index_conn *reader_conn_open(const char *path, struct strata_err **err);
+void reader_conn_close(struct index_conn *c);
+
+struct reader_lease {
+	struct index_db *db;
+	struct index_conn *c;
+};
+/* Takes an idle connection from the pool (or opens one). 0 or -1 with *err. */
+int reader_lease_get(struct index_db *db, struct reader_lease *l, struct strata_err **err);
+void reader_lease_release(struct reader_lease *l);
+#define cleanup_lease __attribute__((cleanup(reader_lease_release)))
+
+/* The cached statement `id` of the connection, reset and ready for binding. Borrowed; reset it
+ * after use (cleanup_reset). NULL with *err. */
+sqlite3_stmt *reader_stmt(struct index_conn *c, enum reader_stmt_id id, struct strata_err **err);
+static inline void reader_stmt_resetp(sqlite3_stmt **st)
+{
+	if (*st) {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+	}
+}
+#define cleanup_reset __attribute__((cleanup(reader_stmt_resetp)))
+static inline void reader_stmt_finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+#define cleanup_finalize __attribute__((cleanup(reader_stmt_finalizep)))
+
+/* An SQLite failure on connection c as an error ("index: <what>: <sqlite message>"). Returns -1. */
+int reader_sql_err(struct index_conn *c, struct strata_err **err, const char *what);
+
+/* reader_source.c: builds (once) the uncompressed tar source of layer n using the leased
+ * connection. Returns a borrowed source (owned by db) or NULL with *err. */
+struct overlay_source *reader_layer_source(struct index_db *db, struct index_conn *c, int n, struct strata_err **err);
+void reader_layer_sources_free(struct index_db *db);
+
+#endif
