@@ -1,0 +1,81 @@
+#!/bin/sh
+# tools/demo.sh STRATA — `make demo`: builds the demo image (tools/demoimage.sh: three gzip layers
+# of real Debian 12 packages, layer 3 deleting a file of layer 2), mounts it read-only with
+# `STRATA mount` in a temporary directory, shows what an analyst sees, and unmounts.
+# Exit 0 when every step worked.
+set -eu
+strata=${1:?usage: tools/demo.sh PATH/TO/strata}
+here=$(cd "$(dirname "$0")" && pwd)
+work=${DEMO_WORK:-build/demo}
+img=$work/demo.tar
+
+# ---- prerequisites --------------------------------------------------------------------------
+missing=""
+for c in apt-get dpkg-deb dpkg-query tar gzip getfattr fusermount3 sha256sum bash; do
+	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+done
+[ -e /dev/fuse ] || missing="$missing /dev/fuse"
+if [ -n "$missing" ]; then
+	echo "demo: missing:$missing — run 'sh tools/deps.sh' first (as root)" >&2
+	[ -e /dev/fuse ] || echo "demo: /dev/fuse is absent: in a container, start it with --device /dev/fuse --cap-add SYS_ADMIN" >&2
+	exit 2
+fi
+[ -x "$strata" ] || { echo "demo: $strata: not an executable (run 'make' first)" >&2; exit 2; }
+
+sh "$here/demoimage.sh" "$img"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-demo.XXXXXX")
+mnt=$tmp/mnt
+mkdir "$mnt"
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		"$strata" umount "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+failed=0
+bold='' norm=''
+if [ -t 1 ]; then bold=$(printf '\033[1m') norm=$(printf '\033[0m'); fi
+# step TEXT CMD...: prints "$ TEXT" then runs CMD, reporting a failure without stopping.
+step() {
+	_text=$1; shift
+	printf '\n%s$ %s%s\n' "$bold" "$_text" "$norm"
+	"$@" || { echo "(exit $?)"; failed=$((failed + 1)); }
+}
+
+echo "demo image: $img ($(du -h "$img" | cut -f1), docker-archive, 3 gzip layers of real Debian packages)"
+printf '\n%s$ strata mount %s %s%s\n' "$bold" "$img" "$mnt" "$norm"
+if ! "$strata" mount --index "$work/demo.index" "$img" "$mnt"; then
+	echo "demo: strata mount failed" >&2
+	exit 1
+fi
+
+m=$mnt
+step "ls -la MNT" ls -la "$m"
+step "cat MNT/etc/os-release" cat "$m/etc/os-release"
+step "dpkg-query --admindir=MNT/var/lib/dpkg -W   # the image's real dpkg database" \
+	sh -c 'dpkg-query --admindir="$1/var/lib/dpkg" -W -f="\${Package}=\${Version}\n" | paste - - -' sh "$m"
+step "ls -li MNT/opt/demo/bin   # a hard link: one inode" ls -li "$m/opt/demo/bin"
+step "getfattr -d -m user.strata MNT/bin/bash" getfattr -d -m user.strata "$m/bin/bash"
+step "getfattr -d -m user.strata MNT/etc/motd" getfattr -d -m user.strata "$m/etc/motd"
+step "ls MNT/etc/demo-secret.conf   # deleted by layer 3" sh -c 'ls "$1/etc/demo-secret.conf" 2>&1; true' sh "$m"
+step "ls -la MNT/.layers/3/etc   # layer 3 as in its tar: the whiteout" ls -la "$m/.layers/3/etc"
+step "cat MNT/.history/2/etc/demo-secret.conf   # the merged view as of layer 2" \
+	cat "$m/.history/2/etc/demo-secret.conf"
+step "ls MNT/.audit" ls -la "$m/.audit"
+step "sha256sum MNT/bin/bash; getfattr --only-values -n user.strata.sha256 MNT/bin/bash" \
+	sh -c 'sha256sum "$1/bin/bash" | cut -d" " -f1; getfattr --only-values -n user.strata.sha256 "$1/bin/bash"; echo' sh "$m"
+step "touch MNT/etc/motd   # read-only" sh -c 'touch "$1/etc/motd" 2>&1 | sed "s,$1,MNT,"; true' sh "$m"
+
+printf '\n%s$ strata umount MNT%s\n' "$bold" "$norm"
+"$strata" umount "$mnt" || failed=$((failed + 1))
+echo
+if [ "$failed" = 0 ]; then
+	echo "demo: all steps worked (MNT was $mnt)"
+else
+	echo "demo: $failed step(s) failed" >&2
+	exit 1
+fi
