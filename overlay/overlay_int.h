@@ -10,6 +10,219 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+/* ---- byte sources (source.c, source_decomp.c) ------------------------------------------- */
+
+/* One node of a source stack. Immutable after construction except refs, so concurrent preads
+ * need no lock; the decompressed-span cache has its own lock (source_decomp.c). */
+struct overlay_source {
+	int refs; /* atomic (__atomic builtins) */
+	enum overlay_source_kind kind;
+	uint64_t size;
+	struct overlay_source *base; /* RANGE, DECOMP: owned reference */
+	int fd;                      /* FILE */
+	char *path;                  /* FILE: owned */
+	uint64_t off;                /* RANGE: start of the window in base */
+	struct overlay_seekmap *map; /* DECOMP: owned */
+	uint64_t id;                 /* DECOMP: unique key for the span cache (never reused) */
+};
+
+/* Largest zstd window accepted (2^27 = 128 MiB), for the stream and for random access. */
+#define OVERLAY_ZSTD_WINDOWLOG_MAX 27
+
+/* source_decomp.c: pread on a DECOMP source (off < size already checked, len > 0). */
+ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, uint64_t off,
+			     struct strata_err **err);
+/* source_decomp.c: drops the cached spans of a DECOMP source about to be freed. */
+void overlay_decomp_forget(struct overlay_source *s);
+
+/* ---- streams (stream.c, stream_zstd.c) -------------------------------------------------- */
+
+#define OVERLAY_STREAM_INBUF (1u << 20) /* compressed read chunk */
+
+enum overlay_copy_state { OVERLAY_COPY_NO = 0, OVERLAY_COPY_UNDECIDED, OVERLAY_COPY_YES };
+
+struct overlay_stream {
+	struct overlay_source *src; /* owned reference */
+	enum overlay_compression comp;
+	uint64_t span, max_ratio;
+	char *copy_path; /* owned; zstd seekable copy destination, NULL: none */
+
+	/* compressed input: in[in_pos, in_len) is buffered, cread bytes read from src so far */
+	unsigned char *in;
+	size_t in_pos, in_len;
+	uint64_t cread;
+	uint64_t progress; /* == cread, read from other threads with __atomic */
+	bool src_eof;
+
+	EVP_MD_CTX *csha, *usha;
+	uint64_t uout;     /* uncompressed bytes produced */
+	bool ended;        /* compressed data ended cleanly (all output produced) */
+	bool finished;
+	unsigned char csum[32], usum[32];
+
+	/* access points being collected; map->pts grows (cap = pts_cap) */
+	struct overlay_seekmap *map;
+	size_t pts_cap;
+
+	/* gzip */
+	z_stream zs;
+	bool zs_init;
+	bool in_member;     /* between a member's header start and its trailer */
+	z_stream defl;      /* compresses windows */
+	bool defl_init;
+
+	/* zstd */
+	ZSTD_DCtx *zd;
+	bool at_frame_start;
+	uint64_t frame_out, max_frame_out;
+	enum overlay_copy_state copy;
+	unsigned char *pending; /* output kept while the copy decision is open */
+	size_t pending_len, pending_cap;
+	ZSTD_CCtx *zc;
+	int copy_fd;
+	char *copy_tmp;    /* owned */
+	uint64_t copy_written, copy_frame_in;
+	unsigned char *copy_out;
+	size_t copy_out_cap;
+	struct overlay_seekmap *copy_map;
+	size_t copy_pts_cap;
+	bool used_copy;
+};
+
+/* stream.c: makes at least n bytes available in st->in[in_pos..] when the source has them; returns
+ * the number available (may be < n at the end) or -1 with *err. */
+ssize_t overlay_stream_fill(struct overlay_stream *st, size_t n, struct strata_err **err);
+/* stream.c: accounts produced output (sha256, size, bomb guard). */
+int overlay_stream_account(struct overlay_stream *st, const unsigned char *p, size_t n, struct strata_err **err);
+/* stream.c: appends an access point (uoff, coff, bits, window: owned, taken). */
+void overlay_stream_add_point(struct overlay_seekmap *m, size_t *cap, uint64_t uoff, uint64_t coff, int bits,
+			      unsigned char *window, size_t window_len);
+/* Compressed offset of the next unconsumed input byte. */
+static inline uint64_t overlay_stream_coff(const struct overlay_stream *st)
+{
+	return st->cread - (st->in_len - st->in_pos);
+}
+
+/* stream_zstd.c */
+int overlay_zstd_stream_init(struct overlay_stream *st, struct strata_err **err);
+ssize_t overlay_zstd_stream_read(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err);
+int overlay_zstd_stream_finish(struct overlay_stream *st, struct strata_err **err);
+void overlay_zstd_stream_free(struct overlay_stream *st);
+
+/* ---- tar walking and images (tar.c, image*.c, json.c) ------------------------------------ */
+
+/* Where the tar walker gets its bytes: read (like read(2), 0 at the end, -1 with *err) and an
+ * optional skip that advances n bytes without reading (returns bytes skipped, short at the end,
+ * -1 with *err); NULL: skip by reading. */
+struct overlay_tar_io {
+	ssize_t (*read)(void *ctx, void *buf, size_t len, struct strata_err **err);
+	int64_t (*skip)(void *ctx, uint64_t n, struct strata_err **err);
+	void *ctx;
+};
+/* tar.c: overlay_tar_walk over any overlay_tar_io. */
+int overlay_tar_walk_io(const struct overlay_tar_io *io, const struct overlay_tar_callbacks *cb, void *ctx,
+			struct strata_err **err);
+
+/* ---- images (image.c, image_docker.c, image_oci.c, json.c) ---------------------------- */
+
+#include <jansson.h>
+
+static inline void overlay_json_decrefp(json_t **j)
+{
+	if (*j)
+		json_decref(*j);
+}
+#define cleanup_json __attribute__((cleanup(overlay_json_decrefp)))
+
+#define OVERLAY_IMAGE_JSON_MAX (64u << 20) /* manifests, configs and indexes larger than this are refused */
+#define OVERLAY_IMAGE_MAX_DEPTH 8          /* nested image indexes */
+
+/* One member of an image archive (regular file, hard link or symlink), name normalised. */
+struct overlay_image_member {
+	char *name;
+	uint64_t off, size; /* data in the outer (uncompressed) archive */
+	char *link;         /* hard link / symlink target (normalised, symlinks resolved to a full
+			     * member name); NULL for regular files */
+};
+
+/* Where blobs and metadata files of an image live: a directory (OCI dir) or a tar's members. */
+struct overlay_image_store {
+	char *dir;                     /* OCI dir, else NULL (owned) */
+	struct overlay_source *outer;  /* tar: the archive's uncompressed bytes (owned ref) */
+	struct overlay_image_member *members;
+	size_t nmembers;
+};
+
+struct overlay_image_layer {
+	struct overlay_layer_info info; /* pointers into the fields below (set by image.c) */
+	char *digest, *diff_id, *media_type, *location;
+	struct overlay_source *blob;    /* owned ref */
+};
+
+struct overlay_image {
+	enum overlay_image_format fmt;
+	char *digest, *config_digest, *ref, *platform;
+	char *manifest_json, *config_json;
+	size_t manifest_len, config_len;
+	struct overlay_image_layer *layers;
+	size_t nlayers;
+	uint64_t scan_bytes;
+};
+
+/* image.c: whether the store has a file of that name (after link resolution). */
+bool overlay_image_store_has(const struct overlay_image_store *s, const char *name);
+/* image.c: an owned source over the named file; ENOTFOUND when absent. */
+struct overlay_source *overlay_image_store_open(const struct overlay_image_store *s, const char *name,
+						struct strata_err **err);
+/* image.c: reads a whole metadata file (refused over OVERLAY_IMAGE_JSON_MAX with ELIMIT); owned
+ * NUL-terminated *buf. */
+int overlay_image_store_read(const struct overlay_image_store *s, const char *name, char **buf, size_t *len,
+			     struct strata_err **err);
+/* image.c: appends a layer (takes its own reference on blob; strings copied, may be NULL) and
+ * detects its compression by magic. */
+int overlay_image_add_layer(struct overlay_image *img, struct overlay_source *blob, const char *location,
+			    const char *digest, const char *diff_id, const char *media_type, struct strata_err **err);
+
+/* json.c */
+/* "sha256:<64 lowercase hex>" → true. */
+bool overlay_digest_valid(const char *d);
+/* out = "sha256:<hex>" of buf (out holds 72 bytes). */
+void overlay_digest_compute(const void *buf, size_t len, char out[72]);
+/* Parses JSON; invalid → EFORMAT "<what>: invalid JSON: <message> at line N". Owned result. */
+json_t *overlay_json_parse(const char *what, const char *buf, size_t len, struct strata_err **err);
+/* Borrowed string member or NULL. */
+const char *overlay_json_str(const json_t *obj, const char *key);
+/* "os/arch[/variant]" from an object with os/architecture/variant (a platform or a config);
+ * owned, NULL when os or architecture is missing. */
+char *overlay_json_platform(const json_t *obj);
+/* Host platform "linux/amd64" etc. (static). */
+const char *overlay_host_platform(void);
+
+/* A choice offered to image selection. */
+struct overlay_image_candidate {
+	char **names;     /* refs / RepoTags (owned); matched by --ref */
+	size_t nnames;
+	char *platform;   /* owned, may be NULL */
+	char *key;        /* identity (manifest or config digest), owned: duplicates are no choice */
+	size_t index;     /* the format's own number for it */
+	void *data;       /* borrowed by the format */
+};
+void overlay_image_candidates_free(struct overlay_image_candidate *c, size_t n);
+/* Applies sel: --ref, then --platform, then one left / host platform. *chosen is an index into c. */
+int overlay_image_select(const struct overlay_image_candidate *c, size_t n, const struct overlay_select *sel,
+			 size_t *chosen, struct strata_err **err);
+
+/* image_docker.c: manifest.json present. */
+int overlay_image_docker_load(struct overlay_image *img, const struct overlay_image_store *s,
+			      const struct overlay_select *sel, struct strata_err **err);
+/* image_oci.c: oci-layout + index.json present. */
+int overlay_image_oci_load(struct overlay_image *img, const struct overlay_image_store *s,
+			   const struct overlay_select *sel, struct strata_err **err);
+/* image_oci.c: reads blob digest (validated), checks size (when expected_size >= 0) and digest;
+ * owned *buf. */
+int overlay_image_oci_read_blob(const struct overlay_image_store *s, const char *digest, int64_t expected_size,
+				char **buf, size_t *len, struct strata_err **err);
+
 /* ---- the layer merge tree (merge.c, merge_tree.c) ----------------------------------------- */
 
 /* Shared by the paths of one hard-linked object; a node without one has nlink 1. */
