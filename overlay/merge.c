@@ -28,8 +28,8 @@
 enum staged_kind {
 	STAGED_PLACE = 0, /* an ordinary entry */
 	STAGED_WHITEOUT,  /* removes dir/name from the lower layers */
-	STAGED_OPAQUE,    /* hides the lower content of its directory */
-	STAGED_PROBLEM,   /* reported in phase 2, not placed */
+	STAGED_OPAQUE,	  /* hides the lower content of its directory */
+	STAGED_PROBLEM,	  /* reported in phase 2, not placed */
 };
 
 struct staged_entry {
@@ -208,14 +208,16 @@ static void report(struct overlay_merge *m, const struct staged_entry *s, const 
 {
 	if (!m->cb)
 		return;
-	struct overlay_merge_problem p = { .entry_id = s->id, .path = m->arena + s->path_off, .message = message };
+	struct overlay_merge_problem p = {
+	    .entry_id = s->id, .path = m->arena + s->path_off, .message = message};
 	m->cb(m->cb_ctx, &p);
 }
 
 /* Walks to the directory p[0..len) ("" is the root), starting from the cached directory when it is
  * a prefix. create: synthesise missing directories. Returns NULL when a component is missing
  * (create false) or is not a directory (*not_dir set). */
-static struct merge_node *walk_dir(struct overlay_merge *m, const char *p, size_t len, bool create, bool *not_dir)
+static struct merge_node *walk_dir(struct overlay_merge *m, const char *p, size_t len, bool create,
+				   bool *not_dir)
 {
 	struct merge_tree *t = &m->tree;
 	struct merge_node *n = t->root;

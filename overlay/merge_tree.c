@@ -29,7 +29,8 @@ static size_t node_bucket(const struct merge_tree *t, const struct merge_node *n
 	return (size_t)key_hash(n->parent, n->name, n->name_len) & (t->nbuckets - 1);
 }
 
-static struct merge_node *node_new(const char *name, size_t len, enum overlay_entry_type type, int64_t entry_id)
+static struct merge_node *node_new(const char *name, size_t len, enum overlay_entry_type type,
+				   int64_t entry_id)
 {
 	struct merge_node *n = xcalloc(1, sizeof(*n) + len + 1);
 	memcpy(n->name, name, len);
@@ -94,8 +95,8 @@ static void tree_grow(struct merge_tree *t)
 }
 
 /* See overlay_int.h. */
-struct merge_node *merge_tree_child(const struct merge_tree *t, const struct merge_node *dir, const char *name,
-				    size_t len)
+struct merge_node *merge_tree_child(const struct merge_tree *t, const struct merge_node *dir,
+				    const char *name, size_t len)
 {
 	size_t b = (size_t)key_hash(dir, name, len) & (t->nbuckets - 1);
 	for (struct merge_node *n = t->buckets[b]; n; n = n->hnext)
@@ -178,15 +179,10 @@ static void scratch_push(struct merge_tree *t, size_t *len, struct merge_node *n
 	t->scratch[(*len)++] = n;
 }
 
-/* See overlay_int.h. Iterative: each popped node unhashes its children, pushes them, then is freed. */
-void merge_tree_remove(struct merge_tree *t, struct merge_node *n)
+/* Frees the nodes on the scratch stack (already unhashed and detached) and their subtrees.
+ * Iterative: each popped node unhashes its children, pushes them, then is freed. */
+static void tree_drain(struct merge_tree *t, size_t len)
 {
-	if (!n || n == t->root)
-		return;
-	tree_unlink_sibling(n);
-	tree_unhash(t, n);
-	size_t len = 0;
-	scratch_push(t, &len, n);
 	while (len > 0) {
 		struct merge_node *cur = t->scratch[--len];
 		for (struct merge_node *c = cur->first_child; c; c = c->next_sib) {
@@ -201,10 +197,27 @@ void merge_tree_remove(struct merge_tree *t, struct merge_node *n)
 }
 
 /* See overlay_int.h. */
+void merge_tree_remove(struct merge_tree *t, struct merge_node *n)
+{
+	if (!n || n == t->root)
+		return;
+	tree_unlink_sibling(n);
+	tree_unhash(t, n);
+	size_t len = 0;
+	scratch_push(t, &len, n);
+	tree_drain(t, len);
+}
+
+/* See overlay_int.h. */
 void merge_tree_remove_children(struct merge_tree *t, struct merge_node *dir)
 {
-	while (dir->first_child)
-		merge_tree_remove(t, dir->first_child);
+	size_t len = 0;
+	for (struct merge_node *c = dir->first_child; c; c = c->next_sib) {
+		tree_unhash(t, c);
+		scratch_push(t, &len, c);
+	}
+	dir->first_child = NULL;
+	tree_drain(t, len);
 }
 
 /* ---- visit ----------------------------------------------------------------------------------- */
@@ -242,7 +255,8 @@ static void visit_state_free(struct visit_state *v)
 }
 
 /* Writes n's path into v->path after its parent's path (plen bytes). Returns its length. */
-static size_t visit_build_path(struct visit_state *v, const struct merge_node *n, size_t plen, size_t *name_off)
+static size_t visit_build_path(struct visit_state *v, const struct merge_node *n, size_t plen,
+			       size_t *name_off)
 {
 	size_t need = plen + 1 + n->name_len + 1;
 	if (need > v->pcap) {
@@ -263,11 +277,11 @@ static size_t visit_build_path(struct visit_state *v, const struct merge_node *n
 int merge_tree_visit(const struct merge_tree *t, int (*cb)(void *ctx, const struct overlay_merge_node *n),
 		     void *ctx)
 {
-	struct visit_state v = { 0 };
+	struct visit_state v = {0};
 	int rc = 0;
 	v.scap = 64;
 	v.stack = xmalloc(v.scap * sizeof(*v.stack));
-	v.stack[v.slen++] = (struct visit_item){ t->root, 0 };
+	v.stack[v.slen++] = (struct visit_item){t->root, 0};
 	while (v.slen > 0 && rc == 0) {
 		struct visit_item it = v.stack[--v.slen];
 		const struct merge_node *n = it.n;
@@ -286,13 +300,13 @@ int merge_tree_visit(const struct merge_tree *t, int (*cb)(void *ctx, const stru
 		}
 
 		struct overlay_merge_node out = {
-			.ino = n->ino,
-			.parent_ino = n->parent ? n->parent->ino : 0,
-			.name = v.path + name_off,
-			.path = v.path,
-			.entry_id = n->entry_id,
-			.data_entry_id = n->data_entry_id,
-			.type = n->type,
+		    .ino = n->ino,
+		    .parent_ino = n->parent ? n->parent->ino : 0,
+		    .name = v.path + name_off,
+		    .path = v.path,
+		    .entry_id = n->entry_id,
+		    .data_entry_id = n->data_entry_id,
+		    .type = n->type,
 		};
 		if (n->type == OVERLAY_T_DIR)
 			out.nlink = (uint32_t)(2 + ndirs);
@@ -310,7 +324,7 @@ int merge_tree_visit(const struct merge_tree *t, int (*cb)(void *ctx, const stru
 			v.stack = xrealloc(v.stack, v.scap * sizeof(*v.stack));
 		}
 		for (size_t i = nk; i-- > 0;)
-			v.stack[v.slen++] = (struct visit_item){ v.kids[i], pathlen };
+			v.stack[v.slen++] = (struct visit_item){v.kids[i], pathlen};
 	}
 	visit_state_free(&v);
 	return rc;

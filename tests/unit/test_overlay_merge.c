@@ -21,7 +21,7 @@ struct rec {
 struct view {
 	struct rec *r;
 	size_t n, cap;
-	bool order_ok;  /* preorder, siblings in byte order */
+	bool order_ok;	/* preorder, siblings in byte order */
 	bool parent_ok; /* every parent_ino was visited before */
 	size_t max_path;
 };
@@ -74,8 +74,8 @@ static int view_cb(void *ctx, const struct overlay_merge_node *n)
 	size_t pl = strlen(n->path);
 	if (pl > v->max_path)
 		v->max_path = pl;
-	v->r[v->n++] = (struct rec){ strdup(n->path), n->ino, n->parent_ino, n->entry_id, n->data_entry_id,
-				     n->type, n->nlink };
+	v->r[v->n++] = (struct rec){strdup(n->path),  n->ino,  n->parent_ino, n->entry_id,
+				    n->data_entry_id, n->type, n->nlink};
 	return 0;
 }
 
@@ -130,9 +130,10 @@ static bool has_prob(const struct probs *ps, int64_t id, const char *needle)
 	return false;
 }
 
-static void add(struct overlay_merge *m, int64_t id, const char *path, enum overlay_entry_type t, const char *tgt)
+static void add(struct overlay_merge *m, int64_t id, const char *path, enum overlay_entry_type t,
+		const char *tgt)
 {
-	struct overlay_merge_entry e = { id, path, t, tgt };
+	struct overlay_merge_entry e = {id, path, t, tgt};
 	overlay_merge_add(m, &e);
 }
 #define F(id, p) add(m, id, p, OVERLAY_T_REG, NULL)
@@ -159,8 +160,8 @@ static void norm_case(const char *raw, const char *want)
 	const char *problem = "unset";
 	int rc = overlay_path_normalize(raw, &out, &problem);
 	if (want)
-		ok(rc == 0 && out && strcmp(out, want) == 0 && problem == NULL, "normalize \"%.40s\" -> \"%.40s\" (got \"%.40s\")",
-		   raw, want, out ? out : "(null)");
+		ok(rc == 0 && out && strcmp(out, want) == 0 && problem == NULL,
+		   "normalize \"%.40s\" -> \"%.40s\" (got \"%.40s\")", raw, want, out ? out : "(null)");
 	else
 		ok(rc == 1 && out == NULL && problem && *problem, "normalize \"%.40s\" is hostile (%s)", raw,
 		   problem ? problem : "no problem");
@@ -193,9 +194,9 @@ static void test_normalize(void)
 	norm_case(longp, NULL);
 	free(longp);
 	ok(strcmp(overlay_entry_type_name(OVERLAY_T_REG), "file") == 0 &&
-		   strcmp(overlay_entry_type_name(OVERLAY_T_DIR), "dir") == 0 &&
-		   strcmp(overlay_entry_type_name(OVERLAY_T_SYMLINK), "symlink") == 0 &&
-		   strcmp(overlay_entry_type_name((enum overlay_entry_type)99), "unknown") == 0,
+	       strcmp(overlay_entry_type_name(OVERLAY_T_DIR), "dir") == 0 &&
+	       strcmp(overlay_entry_type_name(OVERLAY_T_SYMLINK), "symlink") == 0 &&
+	       strcmp(overlay_entry_type_name((enum overlay_entry_type)99), "unknown") == 0,
 	   "entry type names");
 }
 
@@ -205,7 +206,7 @@ static void test_whiteouts(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	overlay_merge_begin_layer(m);
 	D(1, "a"), F(2, "a/f"), F(3, "a/g"), D(4, "d"), D(5, "d/x"), F(6, "d/x/y"), F(7, "e");
 	end(m, &ps);
@@ -215,11 +216,14 @@ static void test_whiteouts(void)
 	ok(find(&v, "d")->nlink == 3 && find(&v, "")->nlink == 4, "dir nlink = 2 + subdirs");
 
 	overlay_merge_begin_layer(m);
-	F(8, "a/.wh.f"), add(m, 9, ".wh.d", OVERLAY_T_DIR, NULL), F(10, ".wh.nothing"), F(11, "e"), F(12, ".wh.e");
+	F(8, "a/.wh.f"), add(m, 9, ".wh.d", OVERLAY_T_DIR, NULL), F(10, ".wh.nothing"), F(11, "e"),
+	    F(12, ".wh.e");
 	end(m, &ps);
 	snap(m, &v);
-	ok(!find(&v, "a/f") && find(&v, "a/g") && find(&v, "a")->ino == a_ino, "file whiteout removes a/f only");
-	ok(!find(&v, "d") && !find(&v, "d/x/y"), "directory whiteout (itself a dir entry) removes the subtree");
+	ok(!find(&v, "a/f") && find(&v, "a/g") && find(&v, "a")->ino == a_ino,
+	   "file whiteout removes a/f only");
+	ok(!find(&v, "d") && !find(&v, "d/x/y"),
+	   "directory whiteout (itself a dir entry) removes the subtree");
 	ok(!find(&v, "a/.wh.f") && !find(&v, ".wh.d") && !find(&v, ".wh.nothing"), "whiteouts never shown");
 	ok(find(&v, "e") && find(&v, "e")->entry_id == 11, "whiteout does not hide its own layer's entry");
 	ok(ps.n == 0 && v.n == 4 && view_sane(&v), "whiteout of a missing path is a silent no-op");
@@ -231,7 +235,7 @@ static void opaque_case(bool marker_last, bool dir_entry)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	D(1, "o"), F(2, "o/old"), D(3, "o/sub"), F(4, "o/sub/f"), F(5, "keep");
 	end(m, &ps);
 	snap(m, &v);
@@ -263,7 +267,7 @@ static void test_opaque(void)
 	opaque_case(true, true);
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	D(1, "a"), F(2, "a/b"), F(3, "c");
 	end(m, &ps);
 	F(4, "n"), F(5, ".wh..wh..opq");
@@ -280,7 +284,7 @@ static void test_replace(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	F(1, "p"), D(2, "d"), F(3, "d/a");
 	end(m, &ps);
 	snap(m, &v);
@@ -289,9 +293,11 @@ static void test_replace(void)
 	end(m, &ps);
 	snap(m, &v);
 	const struct rec *p = find(&v, "p");
-	ok(p && p->type == OVERLAY_T_DIR && p->ino != p1 && find(&v, "p/c"), "dir over file: new dir, new ino");
+	ok(p && p->type == OVERLAY_T_DIR && p->ino != p1 && find(&v, "p/c"),
+	   "dir over file: new dir, new ino");
 	const struct rec *d = find(&v, "d");
-	ok(d && d->ino == d1 && d->entry_id == 6 && d->data_entry_id == 6 && find(&v, "d/a") && find(&v, "d/b"),
+	ok(d && d->ino == d1 && d->entry_id == 6 && d->data_entry_id == 6 && find(&v, "d/a") &&
+	       find(&v, "d/b"),
 	   "dir over dir merges: children kept, ino kept, upper attributes");
 	ok(d && d->nlink == 3, "merged dir nlink counts its subdirectory");
 	uint64_t p2 = p->ino;
@@ -317,23 +323,26 @@ static void test_parents(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	F(1, "a/b/c/file"), S(2, "s"), F(3, "s/x"), F(4, "f"), F(5, "f/x/y");
 	end(m, &ps);
 	snap(m, &v);
 	const struct rec *a = find(&v, "a"), *b = find(&v, "a/b"), *c = find(&v, "a/b/c");
 	ok(a && b && c && a->entry_id == -1 && c->entry_id == -1 && a->type == OVERLAY_T_DIR &&
-		   a->ino != b->ino && b->ino != c->ino && c->ino == find(&v, "a/b/c/file")->parent_ino,
+	       a->ino != b->ino && b->ino != c->ino && c->ino == find(&v, "a/b/c/file")->parent_ino,
 	   "missing parents synthesised (entry -1, own inos)");
-	ok(!find(&v, "s/x") && has_prob(&ps, 3, "parent is not a directory"), "entry under a symlink refused");
+	ok(!find(&v, "s/x") && has_prob(&ps, 3, "parent is not a directory"),
+	   "entry under a symlink refused");
 	ok(!find(&v, "f/x") && has_prob(&ps, 5, "parent is not a directory") && ps.n == 2,
 	   "entry under a file refused, nothing synthesised below it");
 	uint64_t a_ino = a->ino;
 	D(6, "a"), F(7, "s/y");
 	end(m, &ps);
 	snap(m, &v);
-	ok(find(&v, "a")->entry_id == 6 && find(&v, "a")->ino == a_ino, "real dir entry later takes the synthesised dir");
-	ok(has_prob(&ps, 7, "parent is not a directory") && view_sane(&v), "symlink parent refused in an upper layer too");
+	ok(find(&v, "a")->entry_id == 6 && find(&v, "a")->ino == a_ino,
+	   "real dir entry later takes the synthesised dir");
+	ok(has_prob(&ps, 7, "parent is not a directory") && view_sane(&v),
+	   "symlink parent refused in an upper layer too");
 	view_free(&v);
 	overlay_merge_free(m);
 }
@@ -344,22 +353,25 @@ static void test_hardlinks(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
-	F(1, "f"), H(2, "h", "f"), H(3, "h2", "h"), D(4, "dir"), H(5, "x", "nope"), H(6, "y", "dir"), H(7, "z", "z"),
-		F(8, "w"), H(9, "w", "w"), add(m, 10, "q", OVERLAY_T_HARDLINK, NULL);
+	struct view v = {0};
+	F(1, "f"), H(2, "h", "f"), H(3, "h2", "h"), D(4, "dir"), H(5, "x", "nope"), H(6, "y", "dir"),
+	    H(7, "z", "z"), F(8, "w"), H(9, "w", "w"), add(m, 10, "q", OVERLAY_T_HARDLINK, NULL);
 	end(m, &ps);
 	snap(m, &v);
 	const struct rec *f = find(&v, "f"), *h = find(&v, "h"), *h2 = find(&v, "h2");
-	ok(f && h && f->ino == h->ino && h->type == OVERLAY_T_REG && h->entry_id == 2 && h->data_entry_id == 1,
+	ok(f && h && f->ino == h->ino && h->type == OVERLAY_T_REG && h->entry_id == 2 &&
+	       h->data_entry_id == 1,
 	   "hard link shares the target's ino, type and data");
-	ok(h2 && h2->ino == f->ino && h2->data_entry_id == 1 && h2->entry_id == 3 && f->nlink == 3 && h2->nlink == 3,
+	ok(h2 && h2->ino == f->ino && h2->data_entry_id == 1 && h2->entry_id == 3 && f->nlink == 3 &&
+	       h2->nlink == 3,
 	   "chain of hard links resolves to the real file, nlink 3");
 	ok(!find(&v, "x") && has_prob(&ps, 5, "missing"), "link to a missing target refused");
 	ok(!find(&v, "y") && has_prob(&ps, 6, "directory"), "link to a directory refused");
 	ok(!find(&v, "z") && has_prob(&ps, 7, "missing"), "link to itself (not yet present) refused");
 	ok(find(&v, "w") && find(&v, "w")->entry_id == 8 && has_prob(&ps, 9, "itself"),
 	   "link to itself over an existing file refused, file kept");
-	ok(!find(&v, "q") && has_prob(&ps, 10, "without a target") && ps.n == 5, "link without target refused");
+	ok(!find(&v, "q") && has_prob(&ps, 10, "without a target") && ps.n == 5,
+	   "link without target refused");
 
 	/* Replacing the target path: the link keeps the old object. */
 	uint64_t old = f->ino;
@@ -394,13 +406,15 @@ static void test_duplicates(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	F(1, "d"), F(2, "d"), D(3, "x"), F(4, "x/c"), F(5, "x"), F(6, "t"), H(7, "l", "t"), F(8, "t");
 	end(m, &ps);
 	snap(m, &v);
 	ok(find(&v, "d")->entry_id == 2 && v.n == 5, "duplicate: the last one wins, one node");
-	ok(find(&v, "x")->type == OVERLAY_T_REG && !find(&v, "x/c"), "file after dir in one layer replaces it");
-	ok(find(&v, "l")->ino != find(&v, "t")->ino && find(&v, "l")->data_entry_id == 6 && find(&v, "t")->entry_id == 8,
+	ok(find(&v, "x")->type == OVERLAY_T_REG && !find(&v, "x/c"),
+	   "file after dir in one layer replaces it");
+	ok(find(&v, "l")->ino != find(&v, "t")->ino && find(&v, "l")->data_entry_id == 6 &&
+	       find(&v, "t")->entry_id == 8,
 	   "link to an earlier duplicate keeps that object");
 	view_free(&v);
 	overlay_merge_free(m);
@@ -410,29 +424,36 @@ static void test_odd_whiteouts(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v = { 0 };
+	struct view v = {0};
 	D(1, "a"), F(2, "a/b"), F(3, "f");
 	end(m, &ps);
 	char *n = NULL;
 	const char *pr = NULL;
-	ok(overlay_path_normalize("/.wh.", &n, &pr) == 0 && strcmp(n, ".wh.") == 0, "\"/.wh.\" normalises to \".wh.\"");
-	F(4, n), F(5, "a/.wh."), F(6, ".wh.."), add(m, 7, ".wh.f", OVERLAY_T_HARDLINK, "zzz"), F(8, ".wh.x/y"),
-		F(9, "a/.wh..wh.plnk"), D(10, ""), F(11, "./bad"), F(12, "a//b");
+	ok(overlay_path_normalize("/.wh.", &n, &pr) == 0 && strcmp(n, ".wh.") == 0,
+	   "\"/.wh.\" normalises to \".wh.\"");
+	F(4, n), F(5, "a/.wh."), F(6, ".wh.."), add(m, 7, ".wh.f", OVERLAY_T_HARDLINK, "zzz"),
+	    F(8, ".wh.x/y"), F(9, "a/.wh..wh.plnk"), D(10, ""), F(11, "./bad"), F(12, "a//b");
 	free(n);
 	end(m, &ps);
 	snap(m, &v);
-	ok(find(&v, "") && find(&v, "a/b") && has_prob(&ps, 4, "root"), "\".wh.\" in root: problem, root survives");
-	ok(has_prob(&ps, 5, "names nothing") && has_prob(&ps, 6, "invalid"), "\".wh.\" alone and \".wh..\" are problems");
+	ok(find(&v, "") && find(&v, "a/b") && has_prob(&ps, 4, "root"),
+	   "\".wh.\" in root: problem, root survives");
+	ok(has_prob(&ps, 5, "names nothing") && has_prob(&ps, 6, "invalid"),
+	   "\".wh.\" alone and \".wh..\" are problems");
 	ok(!find(&v, "f") && !has_prob(&ps, 7, ""), "hard-link-typed whiteout acts by name");
-	ok(!find(&v, ".wh.x") && !find(&v, ".wh.x/y") && has_prob(&ps, 8, "below a whiteout"), "entry inside a whiteout");
-	ok(has_prob(&ps, 9, "metadata") && !find(&v, "a/.wh..wh.plnk"), "aufs metadata ignored with a problem");
-	ok(find(&v, "")->entry_id == 10 && find(&v, "")->ino == 1, "root entry (\"./\" normalised) gives the root its entry");
+	ok(!find(&v, ".wh.x") && !find(&v, ".wh.x/y") && has_prob(&ps, 8, "below a whiteout"),
+	   "entry inside a whiteout");
+	ok(has_prob(&ps, 9, "metadata") && !find(&v, "a/.wh..wh.plnk"),
+	   "aufs metadata ignored with a problem");
+	ok(find(&v, "")->entry_id == 10 && find(&v, "")->ino == 1,
+	   "root entry (\"./\" normalised) gives the root its entry");
 	ok(has_prob(&ps, 11, "normalised") && has_prob(&ps, 12, "normalised") && ps.n == 7,
 	   "unnormalised paths refused");
 	F(13, "");
 	end(m, &ps);
 	snap(m, &v);
-	ok(has_prob(&ps, 13, "root is not a directory") && find(&v, "")->type == OVERLAY_T_DIR && view_sane(&v),
+	ok(has_prob(&ps, 13, "root is not a directory") && find(&v, "")->type == OVERLAY_T_DIR &&
+	       view_sane(&v),
 	   "file entry for the root refused");
 	view_free(&v);
 	overlay_merge_free(m);
@@ -442,12 +463,13 @@ static void test_literal(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_LITERAL);
 	struct probs ps;
-	struct view v = { 0 };
-	F(1, ".wh.x"), D(2, "d"), F(3, "d/.wh..wh..opq"), add(m, 4, ".wh.dir", OVERLAY_T_DIR, NULL), F(5, ".wh.dir/y");
+	struct view v = {0};
+	F(1, ".wh.x"), D(2, "d"), F(3, "d/.wh..wh..opq"), add(m, 4, ".wh.dir", OVERLAY_T_DIR, NULL),
+	    F(5, ".wh.dir/y");
 	end(m, &ps);
 	snap(m, &v);
 	ok(find(&v, ".wh.x") && find(&v, ".wh.x")->type == OVERLAY_T_REG && find(&v, "d/.wh..wh..opq") &&
-		   find(&v, ".wh.dir/y") && ps.n == 0 && v.n == 6 && view_sane(&v),
+	       find(&v, ".wh.dir/y") && ps.n == 0 && v.n == 6 && view_sane(&v),
 	   "literal mode shows whiteout entries as ordinary files");
 	view_free(&v);
 	overlay_merge_free(m);
@@ -459,7 +481,7 @@ static void test_stability(void)
 {
 	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	struct probs ps;
-	struct view v1 = { 0 }, v2 = { 0 };
+	struct view v1 = {0}, v2 = {0};
 	D(1, "a"), F(2, "a/f"), F(3, "b"), S(4, "l");
 	end(m, &ps);
 	snap(m, &v1);
@@ -501,9 +523,10 @@ static void test_deep(void)
 	memcpy(p + len, "/file", 6);
 	F(DEPTH + 1, p);
 	end(m, &ps);
-	struct view v = { 0 };
+	struct view v = {0};
 	overlay_merge_visit(m, count_cb, &v);
-	ok(v.n == DEPTH + 2 && v.max_path == len + 5 && ps.n == 0, "10000-deep path: all %d nodes visited", DEPTH + 2);
+	ok(v.n == DEPTH + 2 && v.max_path == len + 5 && ps.n == 0, "10000-deep path: all %d nodes visited",
+	   DEPTH + 2);
 	/* Only the file, under synthesised parents, in a fresh merge. */
 	struct overlay_merge *m2 = overlay_merge_new(OVERLAY_MERGE_OCI);
 	add(m2, 1, p, OVERLAY_T_REG, NULL);
@@ -534,7 +557,7 @@ static void test_scale(void)
 		}
 	}
 	end(m, &ps);
-	struct view v = { 0 };
+	struct view v = {0};
 	overlay_merge_visit(m, count_cb, &v);
 	ok(v.n == 1 + 1 + NDIR + NDIR * NFILE && ps.n == 0, "200 000 files in one layer: %zu nodes", v.n);
 	for (int d = 0; d < NDIR; d += 2) {
