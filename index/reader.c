@@ -182,17 +182,19 @@ int index_db_view_merged(const struct index_db *db, int n) { return n >= 0 && n 
 int index_db_view_layer(const struct index_db *db, int n) { return n >= 1 && n <= db->nlayers ? db->nlayers + n : -1; }
 const char *index_db_path(const struct index_db *db) { return db->path; }
 
+/* S_IFMT bits of a node.type name (overlay_entry_type_name), 0 when unknown. */
 static uint32_t mode_of_type(const char *t)
 {
 	if (!t)
 		return 0;
 	static const struct {
-		const char *name;
+		enum overlay_entry_type type;
 		uint32_t fmt;
-	} types[] = {{"file", S_IFREG}, {"dir", S_IFDIR}, {"symlink", S_IFLNK}, {"chr", S_IFCHR},
-		     {"blk", S_IFBLK},  {"fifo", S_IFIFO}, {"sock", S_IFSOCK}};
+	} types[] = {{OVERLAY_T_REG, S_IFREG},  {OVERLAY_T_DIR, S_IFDIR},   {OVERLAY_T_SYMLINK, S_IFLNK},
+		     {OVERLAY_T_CHR, S_IFCHR},  {OVERLAY_T_BLK, S_IFBLK},   {OVERLAY_T_FIFO, S_IFIFO},
+		     {OVERLAY_T_SOCK, S_IFSOCK}};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (!strcmp(t, types[i].name))
+		if (!strcmp(t, overlay_entry_type_name(types[i].type)))
 			return types[i].fmt;
 	return 0;
 }

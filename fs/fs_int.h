@@ -1,0 +1,109 @@
+/* fs/fs_int.h — internals shared by the files of fs/ (never included from outside).
+ * The inode encoding is explained at the top of op_node.c. */
+#ifndef STRATA_FS_INT_H
+#define STRATA_FS_INT_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+#define FS_TIMEOUT 86400.0
+#define FS_TAG_SHIFT 48
+#define FS_INO_MASK ((UINT64_C(1) << FS_TAG_SHIFT) - 1)
+#define FS_TAG_META 0xffffu
+
+/* Inodes of the reserved trees (tag FS_TAG_META). */
+enum fs_meta_ino {
+	FS_META_ROOT = 1,  /* /NAME/ when -o meta=NAME */
+	FS_META_AUDIT,     /* .audit/ */
+	FS_META_LAYERS,    /* .layers/ */
+	FS_META_HISTORY,   /* .history/ */
+	FS_META_IMAGE_JSON,/* .audit/image.json */
+	FS_META_INDEX_DB,  /* .audit/index.db */
+};
+
+struct fs_mount {
+	struct index_db *db;
+	int nlayers;
+	const char *image_name;
+	char *meta_name;        /* -o meta=NAME, or NULL: the three reserved names sit at / */
+	bool hide_meta;
+	bool shadowed[3];       /* the image has .audit/.layers/.history (or NAME) at its root */
+	char *image_json;       /* generated once at mount */
+	size_t image_json_len;
+	int index_fd;           /* the index file, for .audit/index.db */
+	uint64_t index_size;
+	struct timespec mounted_at;
+	FILE *log;              /* stderr or -o log=PATH */
+	pthread_mutex_t log_lock;
+	int ready_fd;
+};
+
+static inline fuse_ino_t fs_ino_make(unsigned tag, uint64_t ino) { return ((uint64_t)tag << FS_TAG_SHIFT) | ino; }
+static inline unsigned fs_ino_tag(fuse_ino_t i) { return (unsigned)(i >> FS_TAG_SHIFT); }
+static inline uint64_t fs_ino_index(fuse_ino_t i) { return i & FS_INO_MASK; }
+/* The index view a tag shows: 0 → the final merged view; otherwise the view with that id. */
+static inline int fs_tag_view(const struct fs_mount *m, unsigned tag) { return tag == 0 ? m->nlayers : (int)tag; }
+static inline bool fs_tag_valid(const struct fs_mount *m, unsigned tag)
+{
+	return tag == FS_TAG_META || tag <= 2u * (unsigned)m->nlayers;
+}
+
+static inline struct fs_mount *fs_req_mount(fuse_req_t req) { return fuse_req_userdata(req); }
+
+/* One log line: "strata: IMAGE: <where>: <what>: <message>" (where: from the entry when >= 0). */
+void fs_log_entry_error(struct fs_mount *m, int64_t entry_id, const char *what, const struct strata_err *e);
+/* errno for an error met while serving: ENOTFOUND → ENOENT (logged only when log_missing),
+ * anything else → EIO, logged once. */
+int fs_errno_of(struct fs_mount *m, int64_t entry_id, const char *what, const struct strata_err *e);
+
+/* op_node.c */
+void fs_stat_from_node(const struct fs_mount *m, unsigned tag, const struct index_node *n, struct stat *st);
+/* Attributes of any inode (image or reserved). node (may be NULL) receives the index node for image
+ * inodes (entry_id -2 for reserved ones). Returns 0 or an errno. */
+int fs_do_getattr(struct fs_mount *m, fuse_ino_t ino, struct stat *st, struct index_node *node);
+int fs_do_lookup(struct fs_mount *m, fuse_ino_t parent, const char *name, struct fuse_entry_param *e);
+void fs_entry_param(struct fuse_entry_param *e, const struct stat *st);
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* meta_tree.c: the reserved trees */
+int fs_meta_getattr(struct fs_mount *m, uint64_t mino, struct stat *st);
+int fs_meta_lookup(struct fs_mount *m, uint64_t parent_mino, const char *name, struct stat *st);
+/* The reserved inode for a name at the image root, or 0 when name is not reserved there. */
+uint64_t fs_meta_root_name(const struct fs_mount *m, const char *name);
+/* Calls add(ctx, name, st) for each child of a reserved directory; for the image root
+ * (mino 0), the reserved names shown there. Returns 0 or an errno. */
+int fs_meta_list(struct fs_mount *m, uint64_t mino, int (*add)(void *ctx, const char *name, const struct stat *st),
+		 void *ctx);
+ssize_t fs_meta_read(struct fs_mount *m, uint64_t mino, char *buf, size_t size, off_t off);
+int fs_meta_init(struct fs_mount *m, struct strata_err **err);
+void fs_meta_fini(struct fs_mount *m);
+
+/* op_dir.c */
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* op_read.c */
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* op_xattr.c */
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+/* op_write.c: every operation that would write answers EROFS */
+void fs_ops_set_readonly(struct fuse_lowlevel_ops *ops);
+
+#endif

@@ -1,0 +1,167 @@
+/* fs/fs_main.c — one mount's life: options, the FUSE session, signals, the multithreaded loop,
+ * readiness reporting to a waiting parent, and the table of operations. */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Tells the waiting parent (once) how the mount went. */
+static void ready_report(struct fs_mount *m, const char *msg)
+{
+	if (m->ready_fd < 0)
+		return;
+	cleanup_free char *line = msg ? xasprintf("ERR %s\n", msg) : xstrdup("OK\n");
+	size_t len = strlen(line), done = 0;
+	while (done < len) {
+		ssize_t w = write(m->ready_fd, line + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	close(m->ready_fd);
+	m->ready_fd = -1;
+}
+
+/* Called in the loop once the kernel's INIT is answered: from here on the mount answers. */
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs_mount *m = userdata;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	ready_report(m, NULL);
+}
+
+
+static struct fuse_lowlevel_ops fs_ops_table;
+static void fs_ops_fill(void)
+{
+	struct fuse_lowlevel_ops *o = &fs_ops_table;
+	o->init = fs_op_init;
+	o->lookup = fs_op_lookup;
+	o->forget = fs_op_forget;
+	o->forget_multi = fs_op_forget_multi;
+	o->getattr = fs_op_getattr;
+	o->statfs = fs_op_statfs;
+	o->opendir = fs_op_opendir;
+	o->readdir = fs_op_readdir;
+	o->readdirplus = fs_op_readdirplus;
+	o->releasedir = fs_op_releasedir;
+	o->open = fs_op_open;
+	o->read = fs_op_read;
+	o->release = fs_op_release;
+	o->readlink = fs_op_readlink;
+	o->getxattr = fs_op_getxattr;
+	o->listxattr = fs_op_listxattr;
+	fs_ops_set_readonly(o);
+}
+
+/* Splits the comma-separated options into strata's own (into m) and FUSE's (returned, owned,
+ * always starting with "ro,fsname=strata,subtype=strata"). */
+static char *options_parse(struct fs_mount *m, const char *opts, char **log_path, struct strata_err **err)
+{
+	cleanup_free char *fuse = xstrdup("ro,fsname=strata,subtype=strata");
+	cleanup_free char *copy = xstrdup(opts ? opts : "");
+	char *save = NULL;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(o, "meta=", 5)) {
+			const char *name = o + 5;
+			if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+				strata_err_set(err, STRATA_EUSAGE, "-o meta=%s: not a file name", name);
+				return NULL;
+			}
+			free(m->meta_name);
+			m->meta_name = xstrdup(name);
+		} else if (!strcmp(o, "hide_meta")) {
+			m->hide_meta = true;
+		} else if (!strncmp(o, "log=", 4)) {
+			free(*log_path);
+			*log_path = xstrdup(o + 4);
+		} else if (!strcmp(o, "ro") || !strcmp(o, "rw")) {
+			if (!strcmp(o, "rw")) {
+				strata_err_set(err, STRATA_EUSAGE, "-o rw: strata mounts are read-only");
+				return NULL;
+			}
+		} else {
+			char *n = xasprintf("%s,%s", fuse, o);
+			free(fuse);
+			fuse = n;
+		}
+	}
+	return steal_pointer(&fuse);
+}
+
+static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *fuse_opts, struct strata_err **err)
+{
+	char *argv[] = {(char *)"strata", (char *)"-o", (char *)fuse_opts, (char *)"-d", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
+	fs_ops_fill();
+	struct fuse_session *se = fuse_session_new(&args, &fs_ops_table, sizeof(fs_ops_table), m);
+	if (!se)
+		return strata_err_set(err, STRATA_EUSAGE, "%s: cannot start FUSE (bad -o option? see above): -o %s",
+				      o->mountpoint, fuse_opts);
+	int rc = -1;
+	if (fuse_set_signal_handlers(se) != 0) {
+		strata_err_set(err, STRATA_EIO, "cannot install signal handlers");
+		goto out;
+	}
+	if (fuse_session_mount(se, o->mountpoint) != 0) {
+		strata_err_set(err, STRATA_EIO, "%s: mount failed (is /dev/fuse usable?)", o->mountpoint);
+		goto out_signals;
+	}
+	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
+	int lrc = fuse_session_loop_mt(se, &cfg);
+	fuse_session_unmount(se);
+	if (lrc != 0 && m->ready_fd >= 0)
+		strata_err_set(err, STRATA_EIO, "%s: the FUSE loop failed before the mount answered", o->mountpoint);
+	else
+		rc = 0;
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	fuse_session_destroy(se);
+	return rc;
+}
+
+int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err **err)
+{
+	struct fs_mount m = {.db = db, .nlayers = index_db_layer_count(db), .image_name = o->image_name,
+			     .index_fd = -1, .log = stderr, .ready_fd = o->ready_fd};
+	pthread_mutex_init(&m.log_lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &m.mounted_at);
+	cleanup_free char *log_path = NULL;
+	cleanup_free char *fuse_opts = options_parse(&m, o->mount_opts, &log_path, err);
+	int rc = -1;
+	if (!fuse_opts)
+		goto out;
+	if (log_path && !(m.log = fopen(log_path, "ae"))) {
+		m.log = stderr;
+		strata_err_sys(err, "-o log=%s", log_path);
+		goto out;
+	}
+	if (m.nlayers >= (int)FS_TAG_META / 2) {
+		strata_err_set(err, STRATA_ELIMIT, "%d layers: at most %u can be mounted", m.nlayers, FS_TAG_META / 2 - 1);
+		goto out;
+	}
+	if (fs_meta_init(&m, err) < 0)
+		goto out;
+	rc = fs_serve(&m, o, fuse_opts, err);
+out:
+	if (rc < 0 && err && *err)
+		ready_report(&m, (*err)->msg);
+	else if (rc < 0)
+		ready_report(&m, "mount failed");
+	else if (m.ready_fd >= 0)
+		ready_report(&m, "unmounted before it answered");
+	fs_meta_fini(&m);
+	if (m.log != stderr)
+		fclose(m.log);
+	free(m.meta_name);
+	pthread_mutex_destroy(&m.log_lock);
+	return rc;
+}

@@ -1,0 +1,91 @@
+/* fs/op_read.c — file data: open (read-only, keep_cache), read through the layer byte sources at
+ * the offsets in the index (or from the reserved files), release, readlink. The file handle is
+ * the entry id whose data is shown (a hard link's target), or minus the reserved inode. */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT)))
+		return EROFS;
+	struct stat st;
+	struct index_node n;
+	int rc = fs_do_getattr(m, ino, &st, &n);
+	if (rc)
+		return rc;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return EACCES;
+	fi->fh = n.data_entry_id == -2 ? (uint64_t)(-(int64_t)fs_ino_index(ino)) : (uint64_t)n.data_entry_id;
+	fi->keep_cache = 1;
+	return 0;
+}
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int rc = fs_do_open(fs_req_mount(req), ino, fi);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_open(req, fi);
+}
+
+/* Fills buf with up to size bytes at off. Returns the length or -errno. */
+static ssize_t fs_do_read(struct fs_mount *m, int64_t fh, char *buf, size_t size, off_t off)
+{
+	if (fh < 0)
+		return fs_meta_read(m, (uint64_t)(-fh), buf, size, off);
+	cleanup_err struct strata_err *err = NULL;
+	ssize_t n = index_db_read(m->db, fh, buf, size, (uint64_t)off, &err);
+	if (n < 0)
+		return -fs_errno_of(m, fh, "read", err);
+	return n;
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	cleanup_free char *buf = xmalloc(size ? size : 1);
+	ssize_t n = fs_do_read(fs_req_mount(req), (int64_t)fi->fh, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static int fs_do_readlink(struct fs_mount *m, fuse_ino_t ino, char **target)
+{
+	struct stat st;
+	struct index_node n;
+	int rc = fs_do_getattr(m, ino, &st, &n);
+	if (rc)
+		return rc;
+	if (!S_ISLNK(st.st_mode))
+		return EINVAL;
+	cleanup_err struct strata_err *err = NULL;
+	*target = index_db_readlink(m->db, n.data_entry_id, &err);
+	if (!*target)
+		return fs_errno_of(m, n.data_entry_id, "readlink", err);
+	return 0;
+}
+
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	cleanup_free char *target = NULL;
+	int rc = fs_do_readlink(fs_req_mount(req), ino, &target);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_readlink(req, target);
+}
