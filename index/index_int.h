@@ -56,7 +56,7 @@
 	"CREATE INDEX node_ino ON node(view, ino);"
 
 /* Notes on columns:
- *  entry.type   overlay_entry_type_name(): file, dir, symlink, hardlink, chr, blk, fifo, sock
+ *  entry.type   overlay_entry_type_name(): file, dir, symlink, hardlink, chardev, blockdev, fifo, socket
  *  entry.path   normalised (overlay_path_normalize), NULL when the path is hostile
  *  entry.whiteout 0 none, 1 ".wh.NAME", 2 ".wh..wh..opq"
  *  entry.sha256 hex of the content for regular files with data (hard links: NULL, see node.data_entry)

@@ -4,15 +4,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* S_IFMT bits of a node.type name (overlay_entry_type_name). */
 static uint32_t type_bits(const char *t)
 {
 	static const struct {
-		const char *name;
+		enum overlay_entry_type type;
 		uint32_t bits;
-	} map[] = {{"file", S_IFREG}, {"dir", S_IFDIR}, {"symlink", S_IFLNK}, {"chr", S_IFCHR},
-		   {"blk", S_IFBLK},  {"fifo", S_IFIFO}, {"sock", S_IFSOCK}};
+	} map[] = {{OVERLAY_T_REG, S_IFREG}, {OVERLAY_T_DIR, S_IFDIR},   {OVERLAY_T_SYMLINK, S_IFLNK},
+		   {OVERLAY_T_CHR, S_IFCHR}, {OVERLAY_T_BLK, S_IFBLK},   {OVERLAY_T_FIFO, S_IFIFO},
+		   {OVERLAY_T_SOCK, S_IFSOCK}};
 	for (size_t i = 0; t && i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(t, map[i].name))
+		if (!strcmp(t, overlay_entry_type_name(map[i].type)))
 			return map[i].bits;
 	return S_IFREG;
 }
