@@ -282,6 +282,12 @@ int overlay_image_oci_load(struct overlay_image *img, const struct overlay_image
 	}
 	if (w.n == 0 && sel && sel->ref) {
 		oci_walk_clear(&w);
+		json_array_foreach(top, i, d) {
+			if (oci_ref_matches(d, sel->ref))
+				return strata_err_set(err, STRATA_ENOTFOUND,
+						      "%s names no image (only artifacts: signatures, attestations, SBOMs…)",
+						      sel->ref);
+		}
 		cleanup_free char *names = xstrdup("");
 		json_array_foreach(top, i, d) {
 			const char *r = overlay_json_str(json_object_get(d, "annotations"),
