@@ -5,6 +5,7 @@
 # Exit 0 when every step worked.
 set -eu
 strata=${1:?usage: tools/demo.sh PATH/TO/strata}
+case "$strata" in /*) ;; *) strata=$(pwd)/$strata ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 work=${DEMO_WORK:-build/demo}
 img=$work/demo.tar
@@ -28,6 +29,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-demo.XXXXXX")
 mnt=$tmp/mnt
 mkdir "$mnt"
 cleanup() {
+	cd /
 	if mountpoint -q "$mnt" 2>/dev/null; then
 		"$strata" umount "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
 	fi
@@ -53,22 +55,21 @@ if ! "$strata" mount --index "$work/demo.index" "$img" "$mnt"; then
 	exit 1
 fi
 
-m=$mnt
-step "ls -la MNT" ls -la "$m"
-step "cat MNT/etc/os-release" cat "$m/etc/os-release"
-step "dpkg-query --admindir=MNT/var/lib/dpkg -W   # the image's real dpkg database" \
-	sh -c 'dpkg-query --admindir="$1/var/lib/dpkg" -W -f="\${Package}=\${Version}\n" | paste - - -' sh "$m"
-step "ls -li MNT/opt/demo/bin   # a hard link: one inode" ls -li "$m/opt/demo/bin"
-step "getfattr -d -m user.strata MNT/bin/bash" getfattr -d -m user.strata "$m/bin/bash"
-step "getfattr -d -m user.strata MNT/etc/motd" getfattr -d -m user.strata "$m/etc/motd"
-step "ls MNT/etc/demo-secret.conf   # deleted by layer 3" sh -c 'ls "$1/etc/demo-secret.conf" 2>&1; true' sh "$m"
-step "ls -la MNT/.layers/3/etc   # layer 3 as in its tar: the whiteout" ls -la "$m/.layers/3/etc"
-step "cat MNT/.history/2/etc/demo-secret.conf   # the merged view as of layer 2" \
-	cat "$m/.history/2/etc/demo-secret.conf"
-step "ls MNT/.audit" ls -la "$m/.audit"
-step "sha256sum MNT/bin/bash; getfattr --only-values -n user.strata.sha256 MNT/bin/bash" \
-	sh -c 'sha256sum "$1/bin/bash" | cut -d" " -f1; getfattr --only-values -n user.strata.sha256 "$1/bin/bash"; echo' sh "$m"
-step "touch MNT/etc/motd   # read-only" sh -c 'touch "$1/etc/motd" 2>&1 | sed "s,$1,MNT,"; true' sh "$m"
+printf '%s$ cd %s%s\n' "$bold" "$mnt" "$norm"
+cd "$mnt" # the steps use paths relative to the mount point
+step "ls -la" ls -la
+step "cat etc/os-release" cat etc/os-release
+step "dpkg-query --admindir=var/lib/dpkg -W   # the image's real dpkg database" \
+	sh -c 'dpkg-query --admindir=var/lib/dpkg -W -f="\${Package}=\${Version}\n" | paste - - -'
+step "ls -li opt/demo/bin   # a hard link: one inode" ls -li opt/demo/bin
+step "getfattr -d -m user.strata bin/bash etc/motd" getfattr -d -m user.strata bin/bash etc/motd
+step "sha256sum bin/bash   # the same as user.strata.sha256" sha256sum bin/bash
+step "ls etc/demo-secret.conf   # deleted by layer 3" sh -c 'ls etc/demo-secret.conf 2>&1; true'
+step "ls -la .layers/3/etc   # layer 3 as in its tar: the whiteout" ls -la .layers/3/etc
+step "cat .history/2/etc/demo-secret.conf   # the merged view as of layer 2" cat .history/2/etc/demo-secret.conf
+step "ls -la .audit" ls -la .audit
+step "touch etc/motd   # read-only" sh -c 'touch etc/motd 2>&1; true'
+cd "$tmp"
 
 printf '\n%s$ strata umount MNT%s\n' "$bold" "$norm"
 "$strata" umount "$mnt" || failed=$((failed + 1))
