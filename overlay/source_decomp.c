@@ -10,8 +10,9 @@
  *
  * Thread safety: sources are immutable; every decode uses its own inflate/zstd state; the LRU
  * is guarded by one mutex and entries are reference counted, so an entry evicted while another
- * thread copies out of it is freed by the last user. Two threads missing the same span may
- * both decode it; the second insert keeps the first copy. */
+ * thread copies out of it is freed by the last user. The first thread missing a span inserts a
+ * placeholder and decodes it; others wanting the same span wait on cache_cv (FUSE readahead sends
+ * neighbouring blocks in parallel, which would otherwise decode one span several times). */
 #include "overlay_int.h"
 
 #include <pthread.h>
@@ -29,10 +30,13 @@ struct span_ent {
 	size_t len;
 	int refs;    /* users + 0; guarded by cache_mu */
 	bool cached; /* linked in the LRU and the hash */
+	bool ready;  /* data holds the span */
+	bool failed; /* the thread decoding it failed; waiters retry */
 	struct span_ent *prev, *next, *hnext;
 };
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cache_cv = PTHREAD_COND_INITIALIZER; /* a placeholder became ready or failed */
 static struct span_ent *cache_buckets[CACHE_BUCKETS];
 static struct span_ent *lru_head, *lru_tail; /* head: most recently used */
 static size_t cache_used;
@@ -95,49 +99,68 @@ static void cache_evict_locked(void)
 		cache_drop_locked(lru_tail);
 }
 
-/* Returns the cached span with a reference, or NULL. */
-static struct span_ent *cache_get(uint64_t id, size_t idx)
+/* Returns span (id, idx) with a reference. Either it is ready (data set, *fill false), or it is
+ * a new placeholder that the caller must decode and pass to cache_complete (*fill true); other
+ * threads asking for it meanwhile wait instead of decoding it again. */
+static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
 {
 	pthread_mutex_lock(&cache_mu);
-	struct span_ent *e = cache_buckets[cache_bucket(id, idx)];
-	while (e && !(e->src_id == id && e->idx == idx))
-		e = e->hnext;
-	if (e) {
+	struct span_ent *e;
+	for (;;) {
+		size_t b = cache_bucket(id, idx);
+		e = cache_buckets[b];
+		while (e && !(e->src_id == id && e->idx == idx))
+			e = e->hnext;
+		if (!e) {
+			e = xcalloc(1, sizeof(*e));
+			e->src_id = id;
+			e->idx = idx;
+			e->refs = 1;
+			e->cached = true;
+			e->hnext = cache_buckets[b];
+			cache_buckets[b] = e;
+			lru_push_locked(e);
+			*fill = true;
+			break;
+		}
 		e->refs++;
-		lru_unlink_locked(e);
-		lru_push_locked(e);
+		while (!e->ready && !e->failed)
+			pthread_cond_wait(&cache_cv, &cache_mu);
+		if (e->ready) {
+			if (e->cached) {
+				lru_unlink_locked(e);
+				lru_push_locked(e);
+			}
+			*fill = false;
+			break;
+		}
+		/* the decoding thread failed: try ourselves (and meet the error ourselves) */
+		if (--e->refs == 0 && !e->cached)
+			ent_free(e);
 	}
 	pthread_mutex_unlock(&cache_mu);
 	return e;
 }
 
-/* Inserts a freshly decoded span (takes data) and returns it with a reference. */
-static struct span_ent *cache_insert(uint64_t id, size_t idx, unsigned char *data, size_t len)
+/* Publishes a placeholder's decoded span (takes data), or its failure when data is NULL. */
+static void cache_complete(struct span_ent *e, unsigned char *data, size_t len)
 {
 	pthread_mutex_lock(&cache_mu);
-	size_t b = cache_bucket(id, idx);
-	struct span_ent *e = cache_buckets[b];
-	while (e && !(e->src_id == id && e->idx == idx))
-		e = e->hnext;
-	if (e) { /* another thread decoded it meanwhile */
-		e->refs++;
-		free(data);
-	} else {
-		e = xcalloc(1, sizeof(*e));
-		e->src_id = id;
-		e->idx = idx;
+	if (data) {
 		e->data = data;
 		e->len = len;
-		e->refs = 1;
-		e->cached = true;
-		e->hnext = cache_buckets[b];
-		cache_buckets[b] = e;
-		lru_push_locked(e);
-		cache_used += len;
-		cache_evict_locked();
+		e->ready = true;
+		if (e->cached) {
+			cache_used += len;
+			cache_evict_locked();
+		}
+	} else {
+		e->failed = true;
+		if (e->cached)
+			cache_drop_locked(e);
 	}
+	pthread_cond_broadcast(&cache_cv);
 	pthread_mutex_unlock(&cache_mu);
-	return e;
 }
 
 static void cache_release(struct span_ent *e)
@@ -385,15 +408,18 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			if (span_decode(s, i, o - start, dst + done, want, err) < 0)
 				goto fail;
 		} else {
-			struct span_ent *e = cache_get(s->id, i);
-			if (!e) {
+			bool fill = false;
+			struct span_ent *e = cache_acquire(s->id, i, &fill);
+			if (fill) {
 				size_t slen = (size_t)(end - start);
 				unsigned char *data = xmalloc(slen);
 				if (span_decode(s, i, 0, data, slen, err) < 0) {
 					free(data);
+					cache_complete(e, NULL, 0);
+					cache_release(e);
 					goto fail;
 				}
-				e = cache_insert(s->id, i, data, slen);
+				cache_complete(e, data, slen);
 			}
 			memcpy(dst + done, e->data + (o - start), want);
 			cache_release(e);
