@@ -64,11 +64,27 @@ static char *image_resolve_symlink(const char *member, const char *target)
 struct image_scan {
 	struct overlay_image_store *store;
 	size_t cap;
+	bool foreign; /* a member no image archive has: this is a root filesystem */
 };
+
+/* True when name can be a member of a docker-archive or an OCI layout tar: blobs/…, oci-layout,
+ * index.json, manifest.json, repositories, <64 hex>[/.…] (legacy layer dirs and configs) or
+ * sha256:… (kaniko). Any other member proves the archive is a plain root filesystem, so the scan
+ * of a compressed rootfs tar stops at its first file instead of decompressing it twice. */
+static bool image_member_plausible(const char *name)
+{
+	static const char *const fixed[] = {"oci-layout", "index.json", "manifest.json", "repositories"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (!strcmp(name, fixed[i]))
+			return true;
+	if (!strncmp(name, "blobs/", 6) || !strncmp(name, "sha256:", 7))
+		return true;
+	size_t hex = strspn(name, "0123456789abcdef");
+	return hex == 64 && (name[64] == '\0' || name[64] == '/' || name[64] == '.');
+}
 
 static int image_scan_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_err **err)
 {
-	(void)err;
 	struct image_scan *sc = ctx;
 	struct overlay_image_store *s = sc->store;
 	if (e->type != OVERLAY_T_REG && e->type != OVERLAY_T_HARDLINK && e->type != OVERLAY_T_SYMLINK)
@@ -79,6 +95,11 @@ static int image_scan_entry(void *ctx, const struct overlay_tar_entry *e, struct
 	}
 	struct overlay_image_member *m = &s->members[s->nmembers++];
 	m->name = image_member_name(e->path);
+	m->link = NULL;
+	if (!image_member_plausible(m->name)) {
+		sc->foreign = true;
+		return strata_err_set(err, STRATA_EFORMAT, "not an image archive member: %s", m->name);
+	}
 	m->off = e->data_offset;
 	m->size = e->size;
 	m->link = NULL;
@@ -207,16 +228,15 @@ static int64_t image_raw_skip(void *ctx, uint64_t n, struct strata_err **err)
 	return (int64_t)n;
 }
 
-/* Fills s->members and s->outer from the file; *scan = compressed bytes read. */
-static int image_scan_archive(struct overlay_image_store *s, struct overlay_source *file,
+/* Walks the archive's members into s->members and sets s->outer; *scan = compressed bytes read. */
+static int image_scan_members(struct overlay_image_store *s, struct image_scan *sc, struct overlay_source *file,
 			      enum overlay_compression comp, uint64_t *scan, struct strata_err **err)
 {
-	struct image_scan sc = {.store = s};
 	struct overlay_tar_callbacks cb = {.entry = image_scan_entry};
 	if (comp == OVERLAY_COMP_NONE) {
 		struct image_raw_io r = {.src = file, .size = overlay_source_size(file)};
 		struct overlay_tar_io io = {.read = image_raw_read, .skip = image_raw_skip, .ctx = &r};
-		if (overlay_tar_walk_io(&io, &cb, &sc, err) < 0)
+		if (overlay_tar_walk_io(&io, &cb, sc, err) < 0)
 			return -1;
 		s->outer = overlay_source_ref(file);
 		return 0;
@@ -225,18 +245,40 @@ static int image_scan_archive(struct overlay_image_store *s, struct overlay_sour
 	struct overlay_stream *st = overlay_stream_open(file, comp, &opts, err);
 	if (!st)
 		return -1;
-	int rc = overlay_tar_walk(st, &cb, &sc, err);
+	int rc = overlay_tar_walk(st, &cb, sc, err);
+	*scan = overlay_stream_progress(st);
 	if (rc == 0)
 		rc = overlay_stream_finish(st, err);
-	*scan = overlay_stream_progress(st);
 	if (rc < 0) {
 		overlay_stream_free(st);
 		return -1;
 	}
+	*scan = overlay_stream_progress(st);
 	struct overlay_seekmap *map = overlay_stream_take_seekmap(st);
 	overlay_stream_free(st);
 	s->outer = overlay_source_decomp_new(file, map, err);
 	return s->outer ? 0 : -1;
+}
+
+/* Fills s->members and s->outer from the file. Returns 1 (with no members and no outer source)
+ * as soon as a member shows the archive is a root filesystem, 0 when scanned, -1 on error. */
+static int image_scan_archive(struct overlay_image_store *s, struct overlay_source *file,
+			      enum overlay_compression comp, uint64_t *scan, struct strata_err **err)
+{
+	struct image_scan sc = {.store = s};
+	struct strata_err *walk_err = NULL;
+	int rc = image_scan_members(s, &sc, file, comp, scan, &walk_err);
+	if (rc < 0 && sc.foreign) {
+		strata_err_free(walk_err);
+		return 1;
+	}
+	if (rc < 0) {
+		if (err && !*err)
+			*err = walk_err;
+		else
+			strata_err_free(walk_err);
+	}
+	return rc;
 }
 
 /* ---- the image object -------------------------------------------------------------------- */
@@ -356,7 +398,8 @@ static int image_open_in(struct overlay_image *img, const char *path, const stru
 		return strata_err_set(err, STRATA_EFORMAT, "empty file");
 	enum overlay_compression comp = overlay_detect_compression(magic, (size_t)n);
 	struct strata_err *scan_err = NULL;
-	if (image_scan_archive(&store, file, comp, &img->scan_bytes, &scan_err) < 0) {
+	int scanned = image_scan_archive(&store, file, comp, &img->scan_bytes, &scan_err);
+	if (scanned < 0) {
 		if (store.nmembers == 0 && scan_err && scan_err->code == STRATA_EFORMAT) {
 			strata_err_free(scan_err);
 			return strata_err_set(err, STRATA_EFORMAT,
@@ -365,17 +408,18 @@ static int image_open_in(struct overlay_image *img, const char *path, const stru
 		*err = scan_err;
 		return -1;
 	}
-	if (store.nmembers == 0 && comp == OVERLAY_COMP_NONE && overlay_source_size(file) < 1024)
+	if (scanned == 0 && store.nmembers == 0 && comp == OVERLAY_COMP_NONE && overlay_source_size(file) < 1024)
 		return strata_err_set(err, STRATA_EFORMAT, "not an image (not a tar, OCI layout or compressed tar)");
-	if (overlay_image_store_has(&store, "manifest.json")) {
+	if (scanned == 0 && overlay_image_store_has(&store, "manifest.json")) {
 		img->fmt = OVERLAY_FMT_DOCKER_ARCHIVE;
 		return overlay_image_docker_load(img, &store, sel, err);
 	}
-	if (overlay_image_store_has(&store, "oci-layout") && overlay_image_store_has(&store, "index.json")) {
+	if (scanned == 0 && overlay_image_store_has(&store, "oci-layout") &&
+	    overlay_image_store_has(&store, "index.json")) {
 		img->fmt = OVERLAY_FMT_OCI_TAR;
 		return overlay_image_oci_load(img, &store, sel, err);
 	}
-	if (image_is_old_docker(&store))
+	if (scanned == 0 && image_is_old_docker(&store))
 		return strata_err_set(err, STRATA_EFORMAT,
 				      "docker-archive without manifest.json (the pre-1.10 format is not supported)");
 	/* A plain root filesystem: the file itself is the layer (the index pass decompresses it). */
