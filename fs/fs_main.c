@@ -102,9 +102,11 @@ static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *
 	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
 	fs_ops_fill();
 	struct fuse_session *se = fuse_session_new(&args, &fs_ops_table, sizeof(fs_ops_table), m);
-	if (!se)
+	if (!se) {
+		fuse_opt_free_args(&args);
 		return strata_err_set(err, STRATA_EUSAGE, "%s: cannot start FUSE (bad -o option? see above): -o %s",
 				      o->mountpoint, fuse_opts);
+	}
 	int rc = -1;
 	if (fuse_set_signal_handlers(se) != 0) {
 		strata_err_set(err, STRATA_EIO, "cannot install signal handlers");
@@ -125,6 +127,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out:
 	fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
 	return rc;
 }
 
