@@ -1,7 +1,7 @@
 /* tools/cmd_mount.c — `strata mount` and `strata umount`.
  *
  * mount: checks the mount point, builds or reuses the index (progress bar on a terminal), then
- * forks: the child detaches (setsid, chdir /, stdio to /dev/null), reopens the index and serves;
+ * forks: the child detaches (setsid, stdio to /dev/null), reopens the index and serves;
  * it reports through a pipe once the kernel's INIT has been answered ("OK") or why it failed
  * ("ERR …"). The parent returns 0 only after "OK", so `strata mount img /mnt && ls /mnt` works.
  * With -f (or -d) the command serves in the foreground; SIGINT/SIGTERM unmount cleanly. */
@@ -108,10 +108,9 @@ static void usage_mount(void)
 /* The child: detach, serve, report through fd. Never returns. */
 static void mount_child(int fd, const char *index_path, struct fs_options *o)
 {
+	/* The working directory is kept: an index stores the layer files' paths as it was given
+	 * them, which may be relative to it. */
 	setsid();
-	if (chdir("/") < 0) {
-		/* keep going: the mount does not need a working directory */
-	}
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
