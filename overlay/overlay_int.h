@@ -24,6 +24,7 @@ struct overlay_source {
 	uint64_t off;                /* RANGE: start of the window in base */
 	struct overlay_seekmap *map; /* DECOMP: owned */
 	uint64_t id;                 /* DECOMP: unique key for the span cache (never reused) */
+	struct overlay_decomp_cursor *cursor; /* DECOMP: owned, source_decomp.c */
 };
 
 /* Largest zstd window accepted (2^27 = 128 MiB), for the stream and for random access. */
@@ -32,6 +33,9 @@ struct overlay_source {
 /* source_decomp.c: pread on a DECOMP source (off < size already checked, len > 0). */
 ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, uint64_t off,
 			     struct strata_err **err);
+/* source_decomp.c: frees a DECOMP source's cursor (NULL ok). */
+struct overlay_decomp_cursor;
+void overlay_decomp_cursor_free(struct overlay_decomp_cursor *c);
 /* source_decomp.c: drops the cached spans of a DECOMP source about to be freed. */
 void overlay_decomp_forget(struct overlay_source *s);
 

@@ -74,8 +74,10 @@ void overlay_source_unref(struct overlay_source *s)
 		if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 			return;
 		struct overlay_source *base = s->base;
-		if (s->kind == OVERLAY_SRC_DECOMP)
+		if (s->kind == OVERLAY_SRC_DECOMP) {
 			overlay_decomp_forget(s);
+			overlay_decomp_cursor_free(s->cursor);
+		}
 		if (s->fd >= 0)
 			close(s->fd);
 		free(s->path);

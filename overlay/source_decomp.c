@@ -6,7 +6,9 @@
  * bits and 32 KiB window; zstd: from the frame start) and keeps it in the LRU keyed by
  * (source id, point index), so a sequential reader decompresses each span once. Spans larger
  * than SPAN_CACHE_MAX or than the whole budget (a huge zstd frame without a seekable copy) are
- * decoded straight into the caller's buffer, skipping the bytes before off: slow but correct.
+ * decoded straight into the caller's buffer through a per-source cursor, a live decoder that a
+ * following read further on in the same span continues (a sequential reader pays once); a
+ * backward read restarts from the access point: slow but correct.
  *
  * Thread safety: sources are immutable; every decode uses its own inflate/zstd state; the LRU
  * is guarded by one mutex and entries are reference counted, so an entry evicted while another
@@ -192,33 +194,37 @@ void overlay_decomp_forget(struct overlay_source *s)
 	pthread_mutex_unlock(&cache_mu);
 }
 
-/* ---- decoding one span ------------------------------------------------------------------ */
+/* ---- decoders -------------------------------------------------------------------------- */
 
-/* Where decoded bytes go: the first `skip` bytes are discarded, the next outlen land in out. */
-struct span_sink {
-	uint64_t skip;
-	unsigned char *out;
-	size_t outlen, done;
-	unsigned char *scratch; /* SKIP_CHUNK bytes when skip > 0 */
+/* A decoder positioned inside one span: started at access point idx, next output byte at upos,
+ * next compressed byte to read from the base at cpos. Used once for a cached span, or kept in
+ * the source's cursor so that reads moving forward through a huge span continue from where the
+ * previous read stopped instead of from the access point. */
+struct span_dec {
+	struct overlay_source *s;
+	size_t idx;
+	uint64_t upos, cpos;
+	unsigned char *in; /* DECOMP_CHUNK bytes */
+	size_t in_pos, in_len;
+	bool eof, live;
+	z_stream zs;
+	bool zs_init;
+	ZSTD_DCtx *dc;
 };
 
-static void sink_target(struct span_sink *k, unsigned char **p, size_t *n)
-{
-	if (k->skip > 0) {
-		*p = k->scratch;
-		*n = k->skip < SKIP_CHUNK ? (size_t)k->skip : SKIP_CHUNK;
-	} else {
-		*p = k->out + k->done;
-		*n = k->outlen - k->done;
-	}
-}
+/* The per-source cursor: one decoder, used by whoever holds mu (others decode on their own). */
+struct overlay_decomp_cursor {
+	pthread_mutex_t mu;
+	struct span_dec dec;
+};
 
-static void sink_advance(struct span_sink *k, size_t n)
+static void dec_end(struct span_dec *d)
 {
-	if (k->skip > 0)
-		k->skip -= n;
-	else
-		k->done += n;
+	if (d->zs_init)
+		inflateEnd(&d->zs);
+	ZSTD_freeDCtx(d->dc);
+	free(d->in);
+	memset(d, 0, sizeof(*d));
 }
 
 /* Inflates a stored window (raw deflate) into win[32768]. */
@@ -240,18 +246,21 @@ static int window_inflate(const struct overlay_checkpoint *pt, unsigned char *wi
 	return 0;
 }
 
-static int gzip_run(struct overlay_source *s, const struct overlay_checkpoint *pt, z_stream *zs,
-		    struct span_sink *k, struct strata_err **err)
+static int gzip_dec_start(struct span_dec *d, const struct overlay_checkpoint *pt, struct strata_err **err)
 {
-	uint64_t pos = pt->coff;
+	/* A point without a window is a member start: parse the gzip header there. */
+	int wbits = pt->window_len ? -15 : 31;
+	if (d->zs_init ? inflateReset2(&d->zs, wbits) != Z_OK : inflateInit2(&d->zs, wbits) != Z_OK)
+		return strata_err_set(err, STRATA_EIO, "gzip: inflateInit2 failed");
+	d->zs_init = true;
 	if (pt->bits) {
 		unsigned char b;
-		ssize_t r = overlay_source_pread(s->base, &b, 1, pt->coff - 1, err);
+		ssize_t r = overlay_source_pread(d->s->base, &b, 1, pt->coff - 1, err);
 		if (r < 0)
 			return -1;
 		STRATA_CHECK(r == 1, err, STRATA_EFORMAT, "gzip: truncated at offset %llu",
 			     (unsigned long long)pt->coff);
-		if (inflatePrime(zs, pt->bits, b >> (8 - pt->bits)) != Z_OK)
+		if (inflatePrime(&d->zs, pt->bits, b >> (8 - pt->bits)) != Z_OK)
 			return strata_err_set(err, STRATA_EFORMAT, "gzip: bad checkpoint at offset %llu",
 					      (unsigned long long)pt->coff);
 	}
@@ -260,119 +269,159 @@ static int gzip_run(struct overlay_source *s, const struct overlay_checkpoint *p
 		size_t wlen = 0;
 		if (window_inflate(pt, win, &wlen, err) < 0)
 			return -1;
-		if (inflateSetDictionary(zs, win, (uInt)wlen) != Z_OK)
+		if (inflateSetDictionary(&d->zs, win, (uInt)wlen) != Z_OK)
 			return strata_err_set(err, STRATA_EFORMAT, "gzip: bad checkpoint window at offset %llu",
 					      (unsigned long long)pt->coff);
 	}
-	cleanup_free unsigned char *in = xmalloc(DECOMP_CHUNK);
-	bool eof = false;
-	while (k->done < k->outlen) {
-		if (zs->avail_in == 0 && !eof) {
-			ssize_t r = overlay_source_pread(s->base, in, DECOMP_CHUNK, pos, err);
-			if (r < 0)
-				return -1;
-			pos += (uint64_t)r;
-			eof = r == 0;
-			zs->next_in = in;
-			zs->avail_in = (uInt)r;
-		}
-		unsigned char *p;
-		size_t n;
-		sink_target(k, &p, &n);
-		if (n > (1u << 30))
-			n = 1u << 30;
-		zs->next_out = p;
-		zs->avail_out = (uInt)n;
-		int ret = inflate(zs, Z_NO_FLUSH);
-		sink_advance(k, n - zs->avail_out);
-		uint64_t at = pos - zs->avail_in;
-		if (ret == Z_STREAM_END) {
-			STRATA_CHECK(k->done == k->outlen, err, STRATA_EFORMAT,
-				     "gzip: member ends early at offset %llu", (unsigned long long)at);
-			break;
-		}
-		if (ret == Z_BUF_ERROR && eof && zs->avail_in == 0)
-			return strata_err_set(err, STRATA_EFORMAT, "gzip: truncated at offset %llu",
-					      (unsigned long long)at);
-		if (ret != Z_OK && ret != Z_BUF_ERROR)
-			return strata_err_set(err, STRATA_EFORMAT, "gzip: corrupt data at offset %llu: %s",
-					      (unsigned long long)at, zs->msg ? zs->msg : "error");
+	return 0;
+}
+
+static int zstd_dec_start(struct span_dec *d, struct strata_err **err)
+{
+	if (!d->dc) {
+		d->dc = ZSTD_createDCtx();
+		if (!d->dc)
+			return strata_err_set(err, STRATA_EIO, "zstd: cannot create context");
+		size_t r = ZSTD_DCtx_setParameter(d->dc, ZSTD_d_windowLogMax, OVERLAY_ZSTD_WINDOWLOG_MAX);
+		if (ZSTD_isError(r))
+			return strata_err_set(err, STRATA_EIO, "zstd: %s", ZSTD_getErrorName(r));
+	} else {
+		ZSTD_DCtx_reset(d->dc, ZSTD_reset_session_only);
 	}
 	return 0;
 }
 
-static int gzip_decode(struct overlay_source *s, size_t i, struct span_sink *k, struct strata_err **err)
+/* (Re)starts d at access point i of s. */
+static int dec_start(struct span_dec *d, struct overlay_source *s, size_t i, struct strata_err **err)
 {
 	const struct overlay_checkpoint *pt = &s->map->pts[i];
-	z_stream zs = {0};
-	/* A point without a window is a member start: parse the gzip header there. */
-	if (inflateInit2(&zs, pt->window_len ? -15 : 31) != Z_OK)
-		return strata_err_set(err, STRATA_EIO, "gzip: inflateInit2 failed");
-	int r = gzip_run(s, pt, &zs, k, err);
-	inflateEnd(&zs);
+	d->live = false;
+	d->s = s;
+	d->idx = i;
+	d->upos = pt->uoff;
+	d->cpos = pt->coff;
+	d->in_pos = d->in_len = 0;
+	d->eof = false;
+	if (!d->in)
+		d->in = xmalloc(DECOMP_CHUNK);
+	int r = s->map->comp == OVERLAY_COMP_GZIP ? gzip_dec_start(d, pt, err) : zstd_dec_start(d, err);
+	if (r == 0)
+		d->live = true;
 	return r;
 }
 
-static int zstd_run(struct overlay_source *s, const struct overlay_checkpoint *pt, ZSTD_DCtx *dc,
-		    struct span_sink *k, struct strata_err **err)
+/* One step of the codec into out[0..n): returns bytes produced or -1. */
+static ssize_t dec_step(struct span_dec *d, unsigned char *out, size_t n, struct strata_err **err)
 {
-	size_t r0 = ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, OVERLAY_ZSTD_WINDOWLOG_MAX);
-	if (ZSTD_isError(r0))
-		return strata_err_set(err, STRATA_EIO, "zstd: %s", ZSTD_getErrorName(r0));
-	cleanup_free unsigned char *in = xmalloc(DECOMP_CHUNK);
-	ZSTD_inBuffer ib = {in, 0, 0};
-	uint64_t pos = pt->coff;
-	bool eof = false;
-	while (k->done < k->outlen) {
-		if (ib.pos == ib.size && !eof) {
-			ssize_t r = overlay_source_pread(s->base, in, DECOMP_CHUNK, pos, err);
-			if (r < 0)
-				return -1;
-			pos += (uint64_t)r;
-			eof = r == 0;
-			ib.size = (size_t)r;
-			ib.pos = 0;
-		}
-		unsigned char *p;
-		size_t n;
-		sink_target(k, &p, &n);
-		ZSTD_outBuffer ob = {p, n, 0};
-		size_t ret = ZSTD_decompressStream(dc, &ob, &ib);
-		uint64_t at = pos - (ib.size - ib.pos);
-		if (ZSTD_isError(ret)) {
-			if (ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge)
-				return strata_err_set(err, STRATA_ELIMIT, "zstd: window too large at offset %llu",
-						      (unsigned long long)at);
-			return strata_err_set(err, STRATA_EFORMAT, "zstd: corrupt data at offset %llu: %s",
-					      (unsigned long long)at, ZSTD_getErrorName(ret));
-		}
-		sink_advance(k, ob.pos);
-		if (ob.pos == 0 && eof && ib.pos == ib.size)
-			return strata_err_set(err, STRATA_EFORMAT, "zstd: truncated at offset %llu",
-					      (unsigned long long)at);
+	uint64_t at = d->cpos - (d->in_len - d->in_pos);
+	if (d->s->map->comp == OVERLAY_COMP_GZIP) {
+		d->zs.next_in = d->in + d->in_pos;
+		d->zs.avail_in = (uInt)(d->in_len - d->in_pos);
+		d->zs.next_out = out;
+		d->zs.avail_out = (uInt)(n < (1u << 30) ? n : (1u << 30));
+		uInt out0 = d->zs.avail_out;
+		int ret = inflate(&d->zs, Z_NO_FLUSH);
+		d->in_pos = d->in_len - d->zs.avail_in;
+		size_t produced = out0 - d->zs.avail_out;
+		STRATA_CHECK(ret != Z_STREAM_END || produced == n, err, STRATA_EFORMAT,
+			     "gzip: member ends early at offset %llu", (unsigned long long)at);
+		STRATA_CHECK(!(ret == Z_BUF_ERROR && d->eof && d->in_pos == d->in_len), err, STRATA_EFORMAT,
+			     "gzip: truncated at offset %llu", (unsigned long long)d->cpos);
+		STRATA_CHECK(ret == Z_OK || ret == Z_BUF_ERROR || ret == Z_STREAM_END, err, STRATA_EFORMAT,
+			     "gzip: corrupt data at offset %llu: %s", (unsigned long long)at,
+			     d->zs.msg ? d->zs.msg : "error");
+		return (ssize_t)produced;
 	}
-	return 0;
+	ZSTD_inBuffer ib = {d->in, d->in_len, d->in_pos};
+	ZSTD_outBuffer ob = {out, n, 0};
+	size_t ret = ZSTD_decompressStream(d->dc, &ob, &ib);
+	d->in_pos = ib.pos;
+	if (ZSTD_isError(ret)) {
+		STRATA_CHECK(ZSTD_getErrorCode(ret) != ZSTD_error_frameParameter_windowTooLarge, err, STRATA_ELIMIT,
+			     "zstd: window too large at offset %llu", (unsigned long long)at);
+		return strata_err_set(err, STRATA_EFORMAT, "zstd: corrupt data at offset %llu: %s",
+				      (unsigned long long)at, ZSTD_getErrorName(ret));
+	}
+	STRATA_CHECK(!(ob.pos == 0 && d->eof && d->in_pos == d->in_len), err, STRATA_EFORMAT,
+		     "zstd: truncated at offset %llu", (unsigned long long)d->cpos);
+	return (ssize_t)ob.pos;
 }
 
-static int zstd_decode(struct overlay_source *s, size_t i, struct span_sink *k, struct strata_err **err)
-{
-	ZSTD_DCtx *dc = ZSTD_createDCtx();
-	if (!dc)
-		return strata_err_set(err, STRATA_EIO, "zstd: cannot create context");
-	int r = zstd_run(s, &s->map->pts[i], dc, k, err);
-	ZSTD_freeDCtx(dc);
-	return r;
-}
-
-/* Decodes span i, discarding skip bytes, then filling out[0..outlen). */
-static int span_decode(struct overlay_source *s, size_t i, uint64_t skip, unsigned char *out, size_t outlen,
-		       struct strata_err **err)
+/* Discards skip bytes, then fills out[0..outlen) exactly. On error the decoder is dead. */
+static int dec_read(struct span_dec *d, uint64_t skip, unsigned char *out, size_t outlen, struct strata_err **err)
 {
 	cleanup_free unsigned char *scratch = skip ? xmalloc(SKIP_CHUNK) : NULL;
-	struct span_sink k = {.skip = skip, .out = out, .outlen = outlen, .scratch = scratch};
-	if (s->map->comp == OVERLAY_COMP_GZIP)
-		return gzip_decode(s, i, &k, err);
-	return zstd_decode(s, i, &k, err);
+	size_t done = 0;
+	while (done < outlen) {
+		if (d->in_pos == d->in_len && !d->eof) {
+			ssize_t r = overlay_source_pread(d->s->base, d->in, DECOMP_CHUNK, d->cpos, err);
+			if (r < 0)
+				goto dead;
+			d->cpos += (uint64_t)r;
+			d->eof = r == 0;
+			d->in_pos = 0;
+			d->in_len = (size_t)r;
+		}
+		unsigned char *p = skip ? scratch : out + done;
+		size_t n = skip ? (skip < SKIP_CHUNK ? (size_t)skip : SKIP_CHUNK) : outlen - done;
+		ssize_t got = dec_step(d, p, n, err);
+		if (got < 0)
+			goto dead;
+		d->upos += (uint64_t)got;
+		if (skip)
+			skip -= (uint64_t)got;
+		else
+			done += (size_t)got;
+	}
+	return 0;
+dead:
+	d->live = false;
+	return -1;
+}
+
+/* Decodes all of span i into out[0..outlen). */
+static int span_decode(struct overlay_source *s, size_t i, unsigned char *out, size_t outlen,
+		       struct strata_err **err)
+{
+	struct span_dec d = {0};
+	int r = dec_start(&d, s, i, err);
+	if (r == 0)
+		r = dec_read(&d, 0, out, outlen, err);
+	dec_end(&d);
+	return r;
+}
+
+/* Reads out of a span too large to cache: through the source's cursor when it is free (moving
+ * forward from the previous read when possible), else with a decoder of our own. */
+static int span_read_uncached(struct overlay_source *s, size_t i, uint64_t o, unsigned char *out, size_t len,
+			      struct strata_err **err)
+{
+	struct overlay_decomp_cursor *c = s->cursor;
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		struct span_dec d = {0};
+		int r = dec_start(&d, s, i, err);
+		if (r == 0)
+			r = dec_read(&d, o - d.upos, out, len, err);
+		dec_end(&d);
+		return r;
+	}
+	struct span_dec *d = &c->dec;
+	int r = 0;
+	if (!(d->live && d->idx == i && d->upos <= o))
+		r = dec_start(d, s, i, err);
+	if (r == 0)
+		r = dec_read(d, o - d->upos, out, len, err);
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+void overlay_decomp_cursor_free(struct overlay_decomp_cursor *c)
+{
+	if (!c)
+		return;
+	dec_end(&c->dec);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
 }
 
 /* Index of the last access point with uoff <= off (pts[0].uoff == 0). */
@@ -405,7 +454,7 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			want = (size_t)(end - o);
 		uint64_t budget = __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
 		if (end - start > SPAN_CACHE_MAX || end - start > budget) {
-			if (span_decode(s, i, o - start, dst + done, want, err) < 0)
+			if (span_read_uncached(s, i, o, dst + done, want, err) < 0)
 				goto fail;
 		} else {
 			bool fill = false;
@@ -413,7 +462,7 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			if (fill) {
 				size_t slen = (size_t)(end - start);
 				unsigned char *data = xmalloc(slen);
-				if (span_decode(s, i, 0, data, slen, err) < 0) {
+				if (span_decode(s, i, data, slen, err) < 0) {
 					free(data);
 					cache_complete(e, NULL, 0);
 					cache_release(e);
@@ -474,5 +523,7 @@ struct overlay_source *overlay_source_decomp_new(struct overlay_source *base, st
 	s->map = map;
 	s->size = map->usize;
 	s->id = __atomic_fetch_add(&next_source_id, 1, __ATOMIC_RELAXED);
+	s->cursor = xcalloc(1, sizeof(*s->cursor));
+	pthread_mutex_init(&s->cursor->mu, NULL);
 	return s;
 }

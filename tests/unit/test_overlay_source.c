@@ -379,6 +379,75 @@ static void check_nested(void)
 	free(ipath), free(igz), free(opath), free(ogz);
 }
 
+struct seq_thr {
+	struct overlay_source *s;
+	uint64_t start;
+	int bad;
+};
+
+static void *seq_thr_main(void *arg)
+{
+	struct seq_thr *t = arg;
+	unsigned char *buf = xmalloc(512 * 1024);
+	for (uint64_t off = t->start; off < t->start + 4 * MiB && off < data_len; off += 512 * 1024) {
+		struct strata_err *err = NULL;
+		ssize_t r = overlay_source_pread(t->s, buf, 512 * 1024, off, &err);
+		size_t want = data_len - off < 512 * 1024 ? data_len - off : 512 * 1024;
+		if (r != (ssize_t)want || memcmp(buf, data + off, want) != 0)
+			t->bad++;
+		strata_err_free(err);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* A single 20 MB zstd frame with a cache budget too small to hold it: reads decode straight into
+ * the caller's buffer; a sequential reader continues the source's cursor. */
+static void check_uncached(void)
+{
+	char *path = path_in("data.zst");
+	struct run r;
+	int rc = run_stream(path, NULL, data, data_len, &r);
+	ok(rc == 0 && r.map && r.map->n == 1, "uncached: single zstd frame, one access point");
+	if (rc < 0) {
+		strata_err_free(r.err);
+		free(path);
+		return;
+	}
+	overlay_cache_set_budget(1 * MiB);
+	struct strata_err *err = NULL;
+	struct overlay_source *f = overlay_source_file_open(path, &err);
+	struct overlay_source *d = overlay_source_decomp_new(f, r.map, &err);
+	overlay_source_unref(f);
+	unsigned char *buf = xmalloc(256 * 1024);
+	int bad = 0;
+	for (uint64_t off = 0; d && off < data_len + 1000; off += 256 * 1024) {
+		ssize_t n = overlay_source_pread(d, buf, 256 * 1024, off, &err);
+		size_t want = off >= data_len ? 0 : (data_len - off < 256 * 1024 ? data_len - off : 256 * 1024);
+		if (n != (ssize_t)want || memcmp(buf, data + off, want) != 0)
+			bad++;
+	}
+	free(buf);
+	ok(d && bad == 0 && !err, "uncached: sequential 256 KiB reads through the cursor match");
+	ok(d && check_preads(d, data, data_len, 20) == 0, "uncached: random preads (backwards restarts)");
+	pthread_t th[8];
+	struct seq_thr t[8];
+	for (int i = 0; d && i < 8; i++) {
+		t[i] = (struct seq_thr){d, (uint64_t)i * 2 * MiB + 12345, 0};
+		pthread_create(&th[i], NULL, seq_thr_main, &t[i]);
+	}
+	bad = 0;
+	for (int i = 0; d && i < 8; i++) {
+		pthread_join(th[i], NULL);
+		bad += t[i].bad;
+	}
+	ok(d && bad == 0, "uncached: 8 threads reading sequentially at once");
+	overlay_cache_set_budget(64 * MiB);
+	overlay_source_unref(d);
+	strata_err_free(err);
+	free(path);
+}
+
 static void check_raw(void)
 {
 	char *path = path_in("data.bin");
@@ -454,6 +523,7 @@ int main(void)
 	check_format("pzstd -p 4", "data.pzst", NULL, 0);
 	check_format("zstd with a skippable frame", "skippable.zst", NULL, 0);
 	check_nested();
+	check_uncached();
 
 	make_bad_inputs();
 	force_comp = OVERLAY_COMP_GZIP;
