@@ -54,7 +54,7 @@ $(BUILD)/strata: $(TOOLS_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # Unit tests link every module except fs (which needs libfuse) unless they test fs.
-$(BUILD)/tests/test_fs%: $(BUILD)/tests/test_fs%.o $(LIB_OBJS)
+$(BUILD)/tests/test_fs%: $(BUILD)/tests/unit/test_fs%.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(OVERLAY_OBJS) $(INDEX_OBJS) $(AUDIT_OBJS) $(POLICY_OBJS)
 	@mkdir -p $(dir $@)

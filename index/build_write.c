@@ -6,6 +6,8 @@
  */
 #include "index_int.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -150,7 +152,11 @@ static int64_t write_source_row(struct writer *w, enum overlay_source_kind kind,
 	sqlite3_bind_text(st, 1, kinds[kind], -1, SQLITE_STATIC);
 	if (base)
 		sqlite3_bind_int64(st, 2, base);
-	bind_text_or_null(st, 3, path);
+	/* Absolute, so a mount started from another directory finds the blobs again. */
+	cleanup_free char *real = path ? realpath(path, NULL) : NULL;
+	if (path && !real)
+		return strata_err_sys(err, "%s", path);
+	bind_text_or_null(st, 3, real);
 	if (kind == OVERLAY_SRC_RANGE) {
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)off);
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
