@@ -108,9 +108,12 @@ static void usage_mount(void)
 /* The child: detach, serve, report through fd. Never returns. */
 static void mount_child(int fd, const char *index_path, struct fs_options *o)
 {
-	/* The working directory is kept: an index stores the layer files' paths as it was given
-	 * them, which may be relative to it. */
+	/* The index path is absolute and so are the blob paths it stores: leave the caller's
+	 * working directory so the daemon does not keep it busy. */
 	setsid();
+	if (chdir("/") < 0) {
+		/* "/" always exists; nothing to do */
+	}
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
