@@ -379,10 +379,46 @@ dead:
 	return -1;
 }
 
+/* zstd spans are whole frames: when the compressed extent is known and sane, read it at once
+ * and decode in one shot straight into out (the streaming API would copy through its window).
+ * Returns 0, -1 with *err, or 1 when not applicable. */
+static int zstd_span_oneshot(struct overlay_source *s, size_t i, unsigned char *out, size_t outlen,
+			     struct strata_err **err)
+{
+	const struct overlay_seekmap *m = s->map;
+	uint64_t c0 = m->pts[i].coff;
+	uint64_t c1 = i + 1 < m->n ? m->pts[i + 1].coff : overlay_source_size(s->base);
+	if (c1 <= c0 || c1 - c0 > (uint64_t)outlen + outlen / 4 + (1u << 20))
+		return 1;
+	size_t clen = (size_t)(c1 - c0);
+	cleanup_free unsigned char *in = xmalloc(clen);
+	ssize_t r = overlay_source_pread(s->base, in, clen, c0, err);
+	if (r < 0)
+		return -1;
+	STRATA_CHECK((size_t)r == clen, err, STRATA_EFORMAT, "zstd: truncated at offset %llu",
+		     (unsigned long long)(c0 + (uint64_t)r));
+	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	if (!dc)
+		return strata_err_set(err, STRATA_EIO, "zstd: cannot create context");
+	size_t got = ZSTD_decompressDCtx(dc, out, outlen, in, clen);
+	ZSTD_freeDCtx(dc);
+	if (ZSTD_isError(got))
+		return strata_err_set(err, STRATA_EFORMAT, "zstd: corrupt data in frames at offset %llu: %s",
+				      (unsigned long long)c0, ZSTD_getErrorName(got));
+	STRATA_CHECK(got == outlen, err, STRATA_EFORMAT, "zstd: frames at offset %llu hold %zu bytes, not %zu",
+		     (unsigned long long)c0, got, outlen);
+	return 0;
+}
+
 /* Decodes all of span i into out[0..outlen). */
 static int span_decode(struct overlay_source *s, size_t i, unsigned char *out, size_t outlen,
 		       struct strata_err **err)
 {
+	if (s->map->comp == OVERLAY_COMP_ZSTD) {
+		int r1 = zstd_span_oneshot(s, i, out, outlen, err);
+		if (r1 <= 0)
+			return r1;
+	}
 	struct span_dec d = {0};
 	int r = dec_start(&d, s, i, err);
 	if (r == 0)
