@@ -76,7 +76,9 @@ ok "$([ $rc != 0 ] && one_line_err "$T/err" && grep -q test_image_1 "$T/err" && 
 	"test_bundle: without --ref, a one-line error listing the tags"
 diag <"$T/err"
 for r in test_image_1 test_image_2; do
-	index "bundle-$r" "$G/test_bundle.tar" --ref "$r" && compare_umoci "bundle-$r" "docker-archive:$G/test_bundle.tar:$r"
+	# skopeo names an image of a multi-image archive by its position (@N) in manifest.json.
+	at=$(tar -xOf "$G/test_bundle.tar" manifest.json | jq --arg r "$r" 'map(.RepoTags | index($r) != null) | index(true)')
+	index "bundle-$r" "$G/test_bundle.tar" --ref "$r" && compare_umoci "bundle-$r" "docker-archive:$G/test_bundle.tar:@$at"
 done
 for f in no_manifest null_manifest; do
 	rc=0
