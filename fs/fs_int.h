@@ -24,6 +24,16 @@ enum fs_meta_ino {
 	FS_META_HISTORY,   /* .history/ */
 	FS_META_IMAGE_JSON,/* .audit/image.json */
 	FS_META_INDEX_DB,  /* .audit/index.db */
+	FS_META_AUDIT_BASE = 64, /* .audit/ reports and their directories: base + position (audit_tree.c) */
+};
+
+/* A generated file or directory under .audit/ (from policy/'s report table). */
+struct fs_audit_node {
+	char *name;      /* last component */
+	uint64_t parent; /* reserved inode of the parent directory (FS_META_AUDIT or a subdirectory) */
+	bool dir;
+	char *data;      /* rendered once at mount */
+	size_t len;
 };
 
 struct fs_mount {
@@ -36,6 +46,8 @@ struct fs_mount {
 	char *image_json;       /* generated once at mount */
 	size_t image_json_len;
 	int index_fd;           /* the index file, for .audit/index.db */
+	struct fs_audit_node *audit; /* .audit/ reports, rendered at mount */
+	size_t naudit;
 	uint64_t index_size;
 	struct timespec mounted_at;
 	FILE *log;              /* stderr or -o log=PATH */
@@ -73,6 +85,18 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* audit_tree.c: the reports under .audit/ (reserved inodes from FS_META_AUDIT_BASE) */
+int fs_audit_init(struct fs_mount *m, struct strata_err **err);
+void fs_audit_fini(struct fs_mount *m);
+int fs_audit_getattr(struct fs_mount *m, uint64_t mino, struct stat *st);
+/* Looks name up in the directory parent (FS_META_AUDIT or a report subdirectory). */
+int fs_audit_lookup(struct fs_mount *m, uint64_t parent, const char *name, struct stat *st);
+int fs_audit_list(struct fs_mount *m, uint64_t parent, int (*add)(void *ctx, const char *name, const struct stat *st),
+		  void *ctx);
+ssize_t fs_audit_read(struct fs_mount *m, uint64_t mino, char *buf, size_t size, off_t off);
+/* Shared by meta_tree.c and audit_tree.c */
+void fs_meta_stat(const struct fs_mount *m, uint64_t mino, mode_t mode, nlink_t nlink, uint64_t size, struct stat *st);
 
 /* meta_tree.c: the reserved trees */
 int fs_meta_getattr(struct fs_mount *m, uint64_t mino, struct stat *st);

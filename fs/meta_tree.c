@@ -1,7 +1,8 @@
 /* fs/meta_tree.c — the reserved trees: /.audit (image.json, index.db), /.layers/N (layer N's own
  * changeset, index view L+N) and /.history/N (the merged view after N layers, index view N).
  * They sit at the image root under their own names unless the image has a path of that name
- * (the image wins), or all under /NAME/ with -o meta=NAME. Everything here is made at mount time
+ * (the image wins), or all under /NAME/ with -o meta=NAME. The reports under /.audit besides
+ * image.json and index.db are audit_tree.c's. Everything here is made at mount time
  * and never changes. */
 #include "fs_int.h"
 
@@ -24,6 +25,8 @@ int fs_meta_init(struct fs_mount *m, struct strata_err **err)
 	if (fstat(m->index_fd, &st) < 0)
 		return strata_err_sys(err, "stat %s", index_db_path(m->db));
 	m->index_size = (uint64_t)st.st_size;
+	if (fs_audit_init(m, err) < 0)
+		return -1;
 	struct index_node n;
 	int root_view = index_db_view_merged(m->db, m->nlayers);
 	for (int i = 0; i < 3; i++) {
@@ -46,6 +49,7 @@ void fs_meta_fini(struct fs_mount *m)
 {
 	free(m->image_json);
 	m->image_json = NULL;
+	fs_audit_fini(m);
 	if (m->index_fd >= 0)
 		close(m->index_fd);
 	m->index_fd = -1;
@@ -61,7 +65,7 @@ uint64_t fs_meta_root_name(const struct fs_mount *m, const char *name)
 	return 0;
 }
 
-static void meta_stat(const struct fs_mount *m, uint64_t mino, mode_t mode, nlink_t nlink, uint64_t size, struct stat *st)
+void fs_meta_stat(const struct fs_mount *m, uint64_t mino, mode_t mode, nlink_t nlink, uint64_t size, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_make(FS_TAG_META, mino);
@@ -77,23 +81,23 @@ int fs_meta_getattr(struct fs_mount *m, uint64_t mino, struct stat *st)
 {
 	switch (mino) {
 	case FS_META_ROOT:
-		meta_stat(m, mino, S_IFDIR | 0555, 5, 0, st);
+		fs_meta_stat(m, mino, S_IFDIR | 0555, 5, 0, st);
 		return 0;
 	case FS_META_AUDIT:
-		meta_stat(m, mino, S_IFDIR | 0555, 2, 0, st);
+		fs_meta_stat(m, mino, S_IFDIR | 0555, 2, 0, st);
 		return 0;
 	case FS_META_LAYERS:
 	case FS_META_HISTORY:
-		meta_stat(m, mino, S_IFDIR | 0555, 2 + (nlink_t)m->nlayers, 0, st);
+		fs_meta_stat(m, mino, S_IFDIR | 0555, 2 + (nlink_t)m->nlayers, 0, st);
 		return 0;
 	case FS_META_IMAGE_JSON:
-		meta_stat(m, mino, S_IFREG | 0444, 1, m->image_json_len, st);
+		fs_meta_stat(m, mino, S_IFREG | 0444, 1, m->image_json_len, st);
 		return 0;
 	case FS_META_INDEX_DB:
-		meta_stat(m, mino, S_IFREG | 0444, 1, m->index_size, st);
+		fs_meta_stat(m, mino, S_IFREG | 0444, 1, m->index_size, st);
 		return 0;
 	default:
-		return ENOENT;
+		return fs_audit_getattr(m, mino, st);
 	}
 }
 
@@ -135,7 +139,7 @@ int fs_meta_lookup(struct fs_mount *m, uint64_t parent_mino, const char *name, s
 			return fs_meta_getattr(m, FS_META_IMAGE_JSON, st);
 		if (!strcmp(name, "index.db"))
 			return fs_meta_getattr(m, FS_META_INDEX_DB, st);
-		return ENOENT;
+		return fs_audit_lookup(m, parent_mino, name, st);
 	case FS_META_LAYERS:
 	case FS_META_HISTORY: {
 		int n = parse_layer(m, name);
@@ -145,7 +149,7 @@ int fs_meta_lookup(struct fs_mount *m, uint64_t parent_mino, const char *name, s
 		return view_root_stat(m, tag, st);
 	}
 	default:
-		return ENOENT;
+		return fs_audit_lookup(m, parent_mino, name, st);
 	}
 }
 
@@ -177,7 +181,7 @@ int fs_meta_list(struct fs_mount *m, uint64_t mino, int (*add)(void *ctx, const 
 		add(ctx, "image.json", &st);
 		fs_meta_getattr(m, FS_META_INDEX_DB, &st);
 		add(ctx, "index.db", &st);
-		return 0;
+		return fs_audit_list(m, mino, add, ctx);
 	case FS_META_LAYERS:
 	case FS_META_HISTORY:
 		for (int n = 1; n <= m->nlayers; n++) {
@@ -190,7 +194,7 @@ int fs_meta_list(struct fs_mount *m, uint64_t mino, int (*add)(void *ctx, const 
 		}
 		return 0;
 	default:
-		return ENOTDIR;
+		return fs_audit_list(m, mino, add, ctx);
 	}
 }
 
@@ -221,5 +225,5 @@ ssize_t fs_meta_read(struct fs_mount *m, uint64_t mino, char *buf, size_t size, 
 		}
 		return (ssize_t)done;
 	}
-	return -EISDIR;
+	return fs_audit_read(m, mino, buf, size, off);
 }

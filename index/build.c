@@ -257,6 +257,9 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 	    meta_put(b->db, "rules_hash", o->rules_hash ? o->rules_hash : "", err) < 0 ||
 	    write_image_row(b, image_path, err) < 0)
 		return -1;
+	const struct index_scanner_ops *sc = o->scanner;
+	if (sc && sc->init && sc->init(sc->ctx, b->db, err) < 0)
+		return strata_err_wrap(err, "scanner");
 
 	int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (jobs < 1)
@@ -292,6 +295,8 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 	}
 	if (index_merge_views(b, err) < 0 || index_sql_exec(b->db, INDEX_SCHEMA_INDEXES_SQL, err) < 0)
 		return -1;
+	if (sc && sc->finish && sc->finish(sc->ctx, b->db, err) < 0)
+		return strata_err_wrap(err, "scanner");
 	const char *digest = overlay_image_digest(b->img);
 	if (meta_put(b->db, "image_digest", digest ? digest : "", err) < 0 ||
 	    meta_put(b->db, "format", overlay_image_format_name(overlay_image_format(b->img)), err) < 0 ||

@@ -35,6 +35,13 @@ struct index_scan_entry {
 };
 
 struct index_scanner_ops {
+	/* Before the pass, in the writer thread: creates the scanner's tables in the new index (a
+	 * sqlite3 *, passed opaque). May be NULL. */
+	int (*init)(void *ctx, void *sqlite_db, struct strata_err **err);
+	/* After every layer is stored and the views are computed (node rows exist), before the index
+	 * is committed: work that needs the whole image (catalogs, checks, "deleted in layer N").
+	 * May be NULL. */
+	int (*finish)(void *ctx, void *sqlite_db, struct strata_err **err);
 	/* Creates the per-layer scan state; ctx is the scanner's global context. */
 	void *(*layer_begin)(void *ctx, int layer);
 	/* For each regular file: begin (return 0 to skip its data), data chunks, end. */
@@ -66,7 +73,7 @@ struct index_build_opts {
 	bool allow_digest_mismatch;
 	bool force;              /* rebuild even when a valid index exists */
 	const char *rules_hash;  /* scanner rules identity; part of the reuse check; NULL → "" */
-	const struct index_scanner_ops *scanner; /* may be NULL */
+	const struct index_scanner_ops *scanner; /* may be NULL; audit/ composes several into one */
 	void (*progress)(void *ctx, const struct index_progress *p); /* called about 10 times a second; may be NULL */
 	void *progress_ctx;
 };

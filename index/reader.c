@@ -218,7 +218,9 @@ static int node_from_row(sqlite3_stmt *st, struct index_node *out, struct strata
 		out->mode = S_IFDIR | 0755;
 		return 0;
 	}
-	out->mode = fmt | ((uint32_t)sqlite3_column_int(st, 5) & 07777);
+	/* Symlink permissions are meaningless on Linux and always shown as 0777, as any unpacker
+	 * leaves them. */
+	out->mode = fmt | (fmt == S_IFLNK ? 0777u : ((uint32_t)sqlite3_column_int(st, 5) & 07777));
 	out->uid = (uint64_t)sqlite3_column_int64(st, 6);
 	out->gid = (uint64_t)sqlite3_column_int64(st, 7);
 	out->size = (uint64_t)sqlite3_column_int64(st, 8);

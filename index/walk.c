@@ -48,6 +48,8 @@ int index_db_walk(struct index_db *db, int view,
 			n.entry_id = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
 			n.data_entry_id = synth ? -1 : sqlite3_column_int64(st, 5);
 			n.mode = type_bits(type) | (synth ? 0755u : (uint32_t)sqlite3_column_int64(st, 6));
+			if (S_ISLNK(n.mode)) /* as the reader: symlinks always show 0777 */
+				n.mode = S_IFLNK | 0777;
 			n.uid = synth ? 0 : (uint64_t)sqlite3_column_int64(st, 7);
 			n.gid = synth ? 0 : (uint64_t)sqlite3_column_int64(st, 8);
 			n.size = synth ? 0 : (uint64_t)sqlite3_column_int64(st, 9);

@@ -400,8 +400,18 @@ static int image_open_in(struct overlay_image *img, const char *path, const stru
 	struct strata_err *scan_err = NULL;
 	int scanned = image_scan_archive(&store, file, comp, &img->scan_bytes, &scan_err);
 	if (scanned < 0) {
+		const char *cname = overlay_compression_name(comp);
+		cleanup_free char *cprefix = xasprintf("%s: ", cname);
+		if (comp != OVERLAY_COMP_NONE && scan_err && strstr(scan_err->msg, cprefix)) {
+			/* the compressed file itself is damaged: say how, not "not an image" */
+			*err = scan_err;
+			return -1;
+		}
 		if (store.nmembers == 0 && scan_err && scan_err->code == STRATA_EFORMAT) {
 			strata_err_free(scan_err);
+			if (comp != OVERLAY_COMP_NONE)
+				return strata_err_set(err, STRATA_EFORMAT, "not an image (a %s file that does not hold a tar)",
+						      cname);
 			return strata_err_set(err, STRATA_EFORMAT,
 					      "not an image (not a tar, OCI layout or compressed tar)");
 		}

@@ -47,12 +47,18 @@ static int build(const char *image, const struct index_build_opts *o, bool quiet
 		 struct strata_err **err)
 {
 	struct index_build_opts opts = *o;
+	struct audit_scanner *scanner = audit_scanner_new(NULL, err);
+	if (!scanner)
+		return -1;
+	opts.scanner = audit_scanner_ops(scanner);
+	opts.rules_hash = audit_scanner_rules_hash(scanner);
 	bool bar = !quiet && isatty(2);
 	if (bar)
 		opts.progress = tools_progress;
 	int rc = index_build(image, &opts, sum, err);
 	if (bar)
 		fputs("\r\033[K", stderr);
+	audit_scanner_free(scanner);
 	return rc;
 }
 
@@ -401,4 +407,46 @@ int cmd_sql(int argc, char **argv)
 	sqlite3_close(sq);
 	index_db_close(db);
 	return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		printf("image.json\tmanifest, config, layers, digests and whether each verified\n");
+		for (size_t i = 0; i < policy_report_count(); i++)
+			printf("%s\t%s\n", policy_report_get(i)->name, policy_report_get(i)->description);
+		return 0;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "strata: usage: strata report IMAGE|INDEX FILE (strata report --list shows the files)\n");
+		return 2;
+	}
+	const char *name = argv[2];
+	const struct policy_report *r = policy_report_find(name);
+	if (!r && strcmp(name, "image.json")) {
+		fprintf(stderr, "strata: %s: no such report (strata report --list shows them)\n", name);
+		return 2;
+	}
+	cleanup_err struct strata_err *err = NULL;
+	struct overlay_select sel = {0};
+	struct index_db *db = tools_open_index(argv[1], NULL, &sel, false, &err);
+	char *out = NULL;
+	size_t len = 0;
+	int rc = -1;
+	if (db && r)
+		rc = r->render(db, &out, &len, &err);
+	else if (db && (out = index_db_image_json(db, &len, &err)))
+		rc = 0;
+	index_db_close(db);
+	if (rc < 0) {
+		tools_print_err(err);
+		return 2;
+	}
+	if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0) {
+		free(out);
+		fprintf(stderr, "strata: stdout: write failed\n");
+		return 2;
+	}
+	free(out);
+	return 0;
 }

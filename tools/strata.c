@@ -24,6 +24,7 @@ static const struct {
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
 	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},
 	{"sql", cmd_sql, "sql IMAGE|INDEX QUERY"},
+	{"report", cmd_report, "report IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
 	{"version", cmd_version, "version"},
 	{"help", cmd_help, "help"},
 };

@@ -4,7 +4,7 @@
 #ifndef STRATA_TOOLS_H
 #define STRATA_TOOLS_H
 
-#include "../index/index.h"
+#include "../policy/policy.h"
 
 int cmd_index(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -12,6 +12,7 @@ int cmd_cat(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Prints "strata: <msg>" on stderr (one line). */
 void tools_print_err(const struct strata_err *e);

@@ -1,0 +1,28 @@
+/* audit/audit.h — content scanners that run inside the index pass, and checks that run as SQL over
+ * the index afterwards. The index builder only knows the generic index_scanner_ops; this module
+ * composes every scanner strata has (secrets, retrieved files, catalogs, …) into one.
+ *
+ * Each scanner is described by a struct audit_scanner_def in audit/scanner.c's table: a name, a
+ * constructor returning its own index_scanner_ops (ctx inside), and an identity string that goes
+ * into the rules hash (so changing rules rebuilds indexes). */
+#ifndef STRATA_AUDIT_H
+#define STRATA_AUDIT_H
+
+#include "../index/index.h"
+
+struct audit_options {
+	const char *secret_rules;      /* --secret-rules FILE: replaces or extends the built-in rules; NULL */
+	bool secret_rules_extend;      /* true: add to the built-in rules; false: replace them */
+	uint64_t max_scan_size;        /* files larger than this are not scanned for secrets (0 → 16 MiB) */
+};
+
+struct audit_scanner;
+
+/* Builds the composite scanner. Owned result (audit_scanner_free), or NULL with *err (bad rules). */
+struct audit_scanner *audit_scanner_new(const struct audit_options *o, struct strata_err **err);
+void audit_scanner_free(struct audit_scanner *s);
+/* Borrowed, valid while s lives: what to put in index_build_opts.scanner / .rules_hash. */
+const struct index_scanner_ops *audit_scanner_ops(struct audit_scanner *s);
+const char *audit_scanner_rules_hash(const struct audit_scanner *s);
+
+#endif

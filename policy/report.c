@@ -1,0 +1,28 @@
+/* policy/report.c — the table of files published under /.audit (besides image.json and index.db,
+ * which the mount serves itself). Each renderer lives in the file of the feature it reports. */
+#include "policy.h"
+
+#include <string.h>
+
+/* Reports register here (one line each). */
+static const struct policy_report reports[] = {
+	{NULL, NULL, NULL},
+};
+
+size_t policy_report_count(void)
+{
+	return sizeof(reports) / sizeof(reports[0]) - 1;
+}
+
+const struct policy_report *policy_report_get(size_t i)
+{
+	return i < policy_report_count() ? &reports[i] : NULL;
+}
+
+const struct policy_report *policy_report_find(const char *name)
+{
+	for (size_t i = 0; i < policy_report_count(); i++)
+		if (!strcmp(reports[i].name, name))
+			return &reports[i];
+	return NULL;
+}
