@@ -1,11 +1,15 @@
 /* policy/report.c — the table of files published under /.audit (besides image.json and index.db,
  * which the mount serves itself). Each renderer lives in the file of the feature it reports. */
 #include "policy.h"
+#include "policy_int.h"
 
 #include <string.h>
 
 /* Reports register here (one line each). */
 static const struct policy_report reports[] = {
+	{"ghosts.tsv", "files some layer holds that the image deletes or shadows: who hid them and how", forensics_render_ghosts},
+	{"bodyfile", "timeline of every entry of every layer (The Sleuth Kit bodyfile, for mactime -b)", forensics_render_bodyfile},
+	{"efficiency.json", "wasted bytes and efficiency, computed as dive computes them", forensics_render_efficiency},
 	{NULL, NULL, NULL},
 };
 
