@@ -10,6 +10,9 @@ static const struct policy_report reports[] = {
 	{"ghosts.tsv", "files some layer holds that the image deletes or shadows: who hid them and how", forensics_render_ghosts},
 	{"bodyfile", "timeline of every entry of every layer (The Sleuth Kit bodyfile, for mactime -b)", forensics_render_bodyfile},
 	{"efficiency.json", "wasted bytes and efficiency, computed as dive computes them", forensics_render_efficiency},
+	{"layers.tsv", "per layer: digests, sizes, history line, files added/modified/deleted, packages", forensics_render_layers_tsv},
+	{"layers.json", "layers.tsv as JSON", forensics_render_layers_json},
+	{"custody.json", "what was examined: image file, sha256, strata version, index build time, read-only", forensics_render_custody},
 	{NULL, NULL, NULL},
 };
 
