@@ -9,6 +9,8 @@
 
 #define XATTR_LAYER "user.strata.layer"
 #define XATTR_SHA256 "user.strata.sha256"
+#define XATTR_ADDED "user.strata.added"       /* layer that first held the path */
+#define XATTR_FINDINGS "user.strata.findings" /* findings recorded on the path (0 without a table) */
 /* sha256 of zero bytes: the builder records no digest for empty files. */
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -79,11 +81,22 @@ static int fs_do_xattr(struct fs_mount *m, fuse_ino_t ino, struct xbuf *b)
 	int rc = fs_do_getattr(m, ino, &st, &n);
 	if (rc)
 		return rc;
-	char layer[128], sha[65];
+	char layer[128], sha[65], added[32] = "", findings[32] = "";
 	if ((rc = virtual_values(m, &st, &n, layer, sizeof(layer), sha)))
 		return rc;
+	if (n.entry_id >= 0) {
+		cleanup_err struct strata_err *perr = NULL;
+		int a = 0;
+		int64_t f = 0;
+		if (index_db_provenance(m->db, n.entry_id, &a, &f, &perr) < 0)
+			return fs_errno_of(m, n.entry_id, "provenance", perr);
+		if (a > 0)
+			snprintf(added, sizeof(added), "%d", a);
+		snprintf(findings, sizeof(findings), "%lld", (long long)f);
+	}
 	if (b->want) {
-		const char *v = !strcmp(b->want, XATTR_LAYER) ? layer : !strcmp(b->want, XATTR_SHA256) ? sha : NULL;
+		const char *v = !strcmp(b->want, XATTR_LAYER) ? layer : !strcmp(b->want, XATTR_SHA256) ? sha
+			      : !strcmp(b->want, XATTR_ADDED) ? added : !strcmp(b->want, XATTR_FINDINGS) ? findings : NULL;
 		if (v) {
 			if (!v[0])
 				return ENODATA;
@@ -102,6 +115,10 @@ static int fs_do_xattr(struct fs_mount *m, fuse_ino_t ino, struct xbuf *b)
 		xbuf_put(b, XATTR_LAYER, sizeof(XATTR_LAYER));
 	if (sha[0])
 		xbuf_put(b, XATTR_SHA256, sizeof(XATTR_SHA256));
+	if (added[0])
+		xbuf_put(b, XATTR_ADDED, sizeof(XATTR_ADDED));
+	if (findings[0])
+		xbuf_put(b, XATTR_FINDINGS, sizeof(XATTR_FINDINGS));
 	return 0;
 }
 

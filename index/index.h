@@ -182,4 +182,9 @@ int index_db_entry_describe(struct index_db *db, int64_t entry_id, char *out, si
  * Owned string (length in *len) or NULL with *err. */
 char *index_db_image_json(struct index_db *db, size_t *len, struct strata_err **err);
 
+/* Added for forensics (issue 7): provenance of the path of entry_id: *added = the lowest layer
+ * holding an entry at that path, *findings = rows of the secret findings table naming that entry
+ * (0 when the index has no such table). Opens its own read-only connection. 0 or -1 with *err. */
+int index_db_provenance(struct index_db *db, int64_t entry_id, int *added, int64_t *findings, struct strata_err **err);
+
 #endif
