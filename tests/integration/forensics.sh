@@ -29,7 +29,7 @@ final=$FIX/refs/docker
 : >"$T/want"
 for i in 1 2 3 4; do
 	mkdir -p "$T/x$i" && tar -C "$T/x$i" -xf "$FIX/layers/L$i.tar" 2>/dev/null
-	tar --quoting-style=literal -tf "$FIX/layers/L$i.tar" | sed 's,/$,,' | grep -v '/\?\.wh\.' | while IFS= read -r p; do
+	tar --quoting-style=literal -tf "$FIX/layers/L$i.tar" | sed 's,/$,,' | grep -av '/\?\.wh\.' | while IFS= read -r p; do
 		if [ ! -e "$final/$p" ] && [ ! -L "$final/$p" ]; then echo "$p"; continue; fi
 		[ -d "$T/x$i/$p" ] && [ ! -L "$T/x$i/$p" ] && [ -d "$final/$p" ] && continue
 		a=$(stat -c '%F %a' "$T/x$i/$p"); b=$(stat -c '%F %a' "$final/$p")
