@@ -26,6 +26,7 @@ IMG=$FIX/images/docker.tar
 # Reference: every non-directory path some layer's tar lists (whiteout markers aside) that the final
 # rootfs lacks or holds as something else (other content, type or mode).
 final=$FIX/refs/docker
+export LC_ALL=C # non-UTF-8 names are bytes
 : >"$T/want"
 for i in 1 2 3 4; do
 	mkdir -p "$T/x$i" && tar -C "$T/x$i" -xf "$FIX/layers/L$i.tar" 2>/dev/null
