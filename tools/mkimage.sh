@@ -72,7 +72,9 @@ jstr() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g';
 # compress_file METHOD IN OUT
 compress_file() {
 	case "$1" in
-	none) ln -f "$2" "$3" 2>/dev/null || cp "$2" "$3" ;;
+	# A private copy, never a hard link to the caller's file: parallel builds linking the same
+	# input change its ctime while tar reads it ("file changed as we read it").
+	none) cp --reflink=auto "$2" "$3" ;;
 	gzip) gzip -n -6 -c "$2" >"$3" ;;
 	zstd) zstd -q -3 --single-thread -c "$2" >"$3" ;;
 	zstd-multi)
