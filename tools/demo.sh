@@ -66,7 +66,10 @@ step "getfattr -d -m user.strata bin/bash etc/motd" getfattr -d -m user.strata b
 step "sha256sum bin/bash   # the same as user.strata.sha256" sha256sum bin/bash
 step "ls etc/demo-secret.conf   # deleted by layer 3" sh -c 'ls etc/demo-secret.conf 2>&1; true'
 step "ls -la .layers/3/etc   # layer 3 as in its tar: the whiteout" ls -la .layers/3/etc
-step "cat .history/2/etc/demo-secret.conf   # the merged view as of layer 2" cat .history/2/etc/demo-secret.conf
+# The deleted file holds (example) credentials: strata never prints secrets in clear, and neither
+# does its demo — show its first lines and its size, not the keys.
+step "head -2 .history/2/etc/demo-secret.conf   # the merged view as of layer 2" head -2 .history/2/etc/demo-secret.conf
+step "wc -c .history/2/etc/demo-secret.conf" wc -c .history/2/etc/demo-secret.conf
 step "ls -la .audit" ls -la .audit
 step "touch etc/motd   # read-only" sh -c 'touch etc/motd 2>&1; true'
 cd "$tmp"
