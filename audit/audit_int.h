@@ -18,3 +18,112 @@ extern const struct audit_scanner_def audit_scanner_defs[];
 extern const size_t audit_scanner_ndefs;
 
 #endif
+
+/* ---- package catalog (audit/catalog*.c, issue 4) ----------------------------------------- */
+#ifndef STRATA_AUDIT_CATALOG_INT
+#define STRATA_AUDIT_CATALOG_INT
+
+/* The capture scanner's table entry (audit/catalog.c). */
+struct index_scanner_ops *catalog_new_ops(const struct audit_options *o, char **identity, struct strata_err **err);
+void catalog_free_ops(struct index_scanner_ops *ops);
+
+/* Largest evidence file kept (bigger ones are stored truncated and flagged). */
+#define CATALOG_MAX_CAPTURE (8u << 20)
+
+/* deb822 (dpkg status, DEP-5, apk-like "K: v" blocks): one field of a stanza, pointing into the
+ * parsed buffer (value: the first line trimmed, continuation lines included verbatim). */
+struct catalog_field {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+/* Called once per stanza (fields borrowed for the call). Non-zero stops the parse (returned). */
+typedef int (*catalog_stanza_cb)(void *ctx, const struct catalog_field *f, size_t n);
+/* Parses buf (len bytes, need not be NUL-terminated): stanzas separated by blank lines, fields
+ * "Name: value" with continuation lines starting with a space or tab; '#' comment lines are
+ * skipped; lines that are neither are ignored (dpkg would refuse them; a catalog keeps going).
+ * Returns what the callback returned to stop, or 0. */
+int catalog_deb822_parse(const char *buf, size_t len, catalog_stanza_cb cb, void *ctx);
+/* The value of field name (case-insensitive) as an owned string (first line trimmed when
+ * first_line, else the whole value with continuation lines), or NULL when absent. */
+char *catalog_field_get(const struct catalog_field *f, size_t n, const char *name, bool first_line);
+
+/* One package found in one view. Every string owned. */
+struct catalog_pkg {
+	char *type;          /* deb, apk, python, npm */
+	char *name, *version, *arch, *source, *source_version;
+	char *path;          /* evidence path ("/var/lib/dpkg/status", ".../METADATA") */
+	char *license;       /* declared license field (apk, python, npm), or NULL */
+	char *key;           /* identity across views: type, name, arch or evidence directory */
+	char **files;        /* owned paths, "/…" */
+	char **digests;      /* parallel to files: "md5:…", "sha256:…" or NULL */
+	char **kinds;        /* parallel to files: NULL, or "conffile" */
+	size_t nfiles, capfiles;
+	int layer;           /* layer introducing this version (filled by the builder) */
+};
+struct catalog_set {
+	struct catalog_pkg *v;
+	size_t n, cap;
+};
+struct catalog_pkg *catalog_set_add(struct catalog_set *s, const char *type, const char *name);
+void catalog_pkg_add_file(struct catalog_pkg *p, const char *path, const char *digest, const char *kind);
+void catalog_set_clear(struct catalog_set *s);
+
+/* dpkg status text → installed packages ("installed" status word only), evidence path given. */
+int catalog_dpkg_status(struct catalog_set *s, const char *buf, size_t len, const char *path);
+/* apk installed database → packages with files and checksums. */
+int catalog_apk_installed(struct catalog_set *s, const char *buf, size_t len, const char *path);
+/* Python METADATA / PKG-INFO (path is the file's path; the package's directory is its parent). */
+int catalog_python_metadata(struct catalog_set *s, const char *buf, size_t len, const char *path);
+/* Python RECORD: adds the files it lists to p (paths relative to the site directory). */
+void catalog_python_record(struct catalog_pkg *p, const char *buf, size_t len, const char *path);
+/* npm package.json under node_modules. */
+int catalog_npm_package(struct catalog_set *s, const char *buf, size_t len, const char *path);
+
+/* Licenses. One normalised result: spdx owned (an SPDX id or expression, or LicenseRef-…), how a
+ * static word: spdx | spdx-case | spdx-deprecated | debian-alias | debian-shortname | unmatched
+ * (the worst of the expression's terms). */
+struct catalog_license {
+	char *spdx;
+	const char *how;
+};
+/* Normalises a license expression in Debian (DEP-5), apk, PyPI or npm form. Never fails. */
+void catalog_license_normalize(const char *expr, struct catalog_license *out);
+/* True when id (case-sensitive) is in the SPDX license list (deprecated ids: *deprecated set). */
+bool catalog_spdx_known(const char *id, bool *deprecated);
+/* The canonical spelling of id when it is an SPDX id up to case, else NULL. Static string. */
+const char *catalog_spdx_canonical(const char *id, bool *deprecated);
+/* A /usr/share/doc/PKG/copyright file → distinct licenses. cb gets each result, how prefixed with
+ * the reading method ("dep5", "common-licenses", "none") and the raw text it came from. */
+typedef void (*catalog_license_cb)(void *ctx, const struct catalog_license *l, const char *method, const char *raw);
+/* Returns the number of licenses found (0: the caller records the file as a LicenseRef). */
+size_t catalog_copyright_parse(const char *buf, size_t len, catalog_license_cb cb, void *ctx);
+/* True when the text is a DEP-5 (machine-readable) copyright file. */
+bool catalog_copyright_is_dep5(const char *buf, size_t len);
+
+/* The finish() pass (audit/catalog_build.c): parses the captures of every view into the tables. */
+int catalog_build(void *sqlite_db, struct strata_err **err);
+
+/* A capture visible in a view: the node's path (no leading slash) and its bytes (owned,
+ * NUL-terminated after len). A list is sorted by path. */
+struct vis {
+	char *path;
+	char *data;
+	size_t len;
+	int layer;
+};
+struct vis_list {
+	struct vis *v;
+	size_t n, cap;
+};
+/* The capture at path (no leading slash) in a sorted list, or NULL. Borrowed. */
+const struct vis *vis_find(const struct vis_list *l, const char *path);
+/* Writes the tables from the per-view sets (sets[1..L], keys sorted; sets[L] final with layers
+ * filled) and the final view's captures (os-release, copyright files). audit/catalog_write.c. */
+int catalog_write(void *sqlite_db, const struct catalog_set *sets, int L, const struct vis_list *final,
+		  struct strata_err **err);
+/* Debian version order (epoch, upstream, revision; '~' before everything): <0, 0, >0. */
+int catalog_version_cmp(const char *a, const char *b);
+
+#endif
