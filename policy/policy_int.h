@@ -54,3 +54,12 @@ int forensics_render_layers_json(struct index_db *db, char **out, size_t *len, s
 int forensics_render_efficiency(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 int forensics_render_custody(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
+
+/* ---- package catalog (policy/report_catalog.c, issue 4) ---------------------------------- */
+#ifndef STRATA_POLICY_CATALOG_INT
+#define STRATA_POLICY_CATALOG_INT
+int catalog_render_packages_tsv(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int catalog_render_licenses_tsv(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif

@@ -13,6 +13,10 @@ static const struct policy_report reports[] = {
 	{"layers.tsv", "per layer: digests, sizes, history line, files added/modified/deleted, packages", forensics_render_layers_tsv},
 	{"layers.json", "layers.tsv as JSON", forensics_render_layers_json},
 	{"custody.json", "what was examined: image file, sha256, strata version, index build time, read-only", forensics_render_custody},
+	{"packages.tsv", "every package of the image: type, name, version, arch, source, layer, path, purl, licenses", catalog_render_packages_tsv},
+	{"licenses.tsv", "every license row: package, SPDX id or expression, how it was matched, where it was read", catalog_render_licenses_tsv},
+	{"sbom.spdx.json", "the packages as an SPDX 2.3 document", catalog_render_spdx},
+	{"sbom.cdx.json", "the packages as a CycloneDX 1.5 BOM", catalog_render_cdx},
 	{NULL, NULL, NULL},
 };
 
