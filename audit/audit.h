@@ -25,4 +25,11 @@ void audit_scanner_free(struct audit_scanner *s);
 const struct index_scanner_ops *audit_scanner_ops(struct audit_scanner *s);
 const char *audit_scanner_rules_hash(const struct audit_scanner *s);
 
+/* Added for the package catalog (issue 4): the packages owning the path of entry_id according to
+ * the index's catalog (the final view's package databases; package_file rows), written to out as
+ * "name" or "name1, name2" (sorted, dpkg -S style; truncated to n). Returns 0 when owned, 1 when
+ * no package owns it or the index has no catalog (out = ""), -1 with *err on a database error.
+ * Opens its own read-only connection; safe from any thread. */
+int audit_package_of(struct index_db *db, int64_t entry_id, char *out, size_t n, struct strata_err **err);
+
 #endif

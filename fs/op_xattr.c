@@ -1,8 +1,10 @@
 /* fs/op_xattr.c — extended attributes: the entry's xattrs from its tar header (security.capability
  * and the like), plus two virtual ones on every image path: user.strata.layer ("N sha256:…", the
- * layer the path comes from) and user.strata.sha256 (regular files: hex sha256 of the content).
+ * layer the path comes from) and user.strata.sha256 (regular files: hex sha256 of the content),
+ * and user.strata.package on paths a package owns (the catalog's final view, dpkg -S style).
  * The reserved trees carry none. */
 #include "fs_int.h"
+#include "../audit/audit.h"
 
 #include <errno.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #define XATTR_SHA256 "user.strata.sha256"
 #define XATTR_ADDED "user.strata.added"       /* layer that first held the path */
 #define XATTR_FINDINGS "user.strata.findings" /* findings recorded on the path (0 without a table) */
+#define XATTR_PACKAGE "user.strata.package"   /* packages owning the path (catalog, issue 4) */
 /* sha256 of zero bytes: the builder records no digest for empty files. */
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -81,7 +84,7 @@ static int fs_do_xattr(struct fs_mount *m, fuse_ino_t ino, struct xbuf *b)
 	int rc = fs_do_getattr(m, ino, &st, &n);
 	if (rc)
 		return rc;
-	char layer[128], sha[65], added[32] = "", findings[32] = "";
+	char layer[128], sha[65], added[32] = "", findings[32] = "", package[512] = "";
 	if ((rc = virtual_values(m, &st, &n, layer, sizeof(layer), sha)))
 		return rc;
 	if (n.entry_id >= 0) {
@@ -93,10 +96,13 @@ static int fs_do_xattr(struct fs_mount *m, fuse_ino_t ino, struct xbuf *b)
 		if (a > 0)
 			snprintf(added, sizeof(added), "%d", a);
 		snprintf(findings, sizeof(findings), "%lld", (long long)f);
+		if (audit_package_of(m->db, n.entry_id, package, sizeof(package), &perr) < 0)
+			return fs_errno_of(m, n.entry_id, "package", perr);
 	}
 	if (b->want) {
 		const char *v = !strcmp(b->want, XATTR_LAYER) ? layer : !strcmp(b->want, XATTR_SHA256) ? sha
-			      : !strcmp(b->want, XATTR_ADDED) ? added : !strcmp(b->want, XATTR_FINDINGS) ? findings : NULL;
+			      : !strcmp(b->want, XATTR_ADDED) ? added : !strcmp(b->want, XATTR_FINDINGS) ? findings
+			      : !strcmp(b->want, XATTR_PACKAGE) ? package : NULL;
 		if (v) {
 			if (!v[0])
 				return ENODATA;
@@ -119,6 +125,8 @@ static int fs_do_xattr(struct fs_mount *m, fuse_ino_t ino, struct xbuf *b)
 		xbuf_put(b, XATTR_ADDED, sizeof(XATTR_ADDED));
 	if (findings[0])
 		xbuf_put(b, XATTR_FINDINGS, sizeof(XATTR_FINDINGS));
+	if (package[0])
+		xbuf_put(b, XATTR_PACKAGE, sizeof(XATTR_PACKAGE));
 	return 0;
 }
 

@@ -9,8 +9,10 @@
 #     Python dist-info tree (METADATA + RECORD) and npm packages under node_modules, with a
 #     second layer that upgrades an apk package and deletes a Python distribution: the final
 #     packages, their files, licenses, purls and the per-layer changes.
-#  3. The reports packages.tsv and licenses.tsv (one row per package / license row).
+#  3. The reports packages.tsv and licenses.tsv (one row per package / license row), and in the
+#     mount, the user.strata.package xattr of sampled files equals what dpkg-query -S says.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/mount.sh"
 need_strata
 
 # ---- 1. Debian image ------------------------------------------------------------------------
@@ -103,6 +105,26 @@ else
 	"$STRATA" report "$T/demo.db" licenses.tsv >"$T/licenses.tsv" 2>>"$T/rep.err"
 	nl=$("$STRATA" sql "$T/demo.db" "SELECT count(*) FROM license")
 	[ "$(($(wc -l <"$T/licenses.tsv") - 1))" = "$nl" ]; ok $? "licenses.tsv: header and $nl rows"
+
+	# The mount: user.strata.package on a sample of paths equals dpkg -S (every 25th owned path).
+	if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && command -v getfattr >/dev/null &&
+		smount "$demo" "$T/mnt" --index "$T/demo.db" 2>"$T/mount.err"; then
+		awk -F'\t' 'NR % 25 == 1' "$T/dpkg_S.txt" | while IFS=$'\t' read -r p owners; do
+			# user.* xattrs exist on files and directories only (the kernel refuses them on symlinks)
+			[ ! -L "$T/root$p" ] && { [ -d "$T/root$p" ] || [ -f "$T/root$p" ]; } || continue
+			printf '%s\t%s\n' "$p" "$(getfattr -h --only-values -n user.strata.package "$T/mnt$p" 2>/dev/null | sed 's/, /,/g')"
+		done >"$T/xattr.txt"
+		awk -F'\t' 'NR % 25 == 1' "$T/dpkg_S.txt" | while IFS=$'\t' read -r p owners; do
+			# user.* xattrs exist on files and directories only (the kernel refuses them on symlinks)
+			[ ! -L "$T/root$p" ] && { [ -d "$T/root$p" ] || [ -f "$T/root$p" ]; } || continue
+			printf '%s\t%s\n' "$p" "$owners"
+		done >"$T/xattr_ref.txt"
+		echo "# user.strata.package checked on $(wc -l <"$T/xattr_ref.txt") paths" | cat
+		same_output "mount: user.strata.package equals dpkg-query -S on sampled paths" "$T/xattr_ref.txt" "$T/xattr.txt"
+		sumount "$T/mnt" || true
+	else
+		skip "mount: user.strata.package equals dpkg-query -S on sampled paths" "no FUSE or getfattr"
+	fi
 fi
 
 # ---- 2. apk, Python, npm ----------------------------------------------------------------------
