@@ -84,6 +84,8 @@ deb_write_status() {
 	mv "$1/var/lib/dpkg/status.tmp" "$1/var/lib/dpkg/status"
 	[ -e "$1/var/lib/dpkg/available" ] || : >"$1/var/lib/dpkg/available"
 	echo "$DEB_ARCH" >"$1/var/lib/dpkg/arch"
+	# A real database says its info/ layout version; without it dpkg-query ignores pkg:arch.list.
+	echo 1 >"$1/var/lib/dpkg/info/format"
 }
 
 # tar_tree TREE OUT: a layer tar of the contents of TREE like a container builder writes it:
