@@ -1,5 +1,6 @@
-/* fs/audit_tree.c — the reports under /.audit: every file of policy/'s report table, rendered once
- * when the mount starts (the index never changes while mounted) and served from memory. Report
+/* fs/audit_tree.c — the reports under /.audit: every file of policy/'s report table, rendered the
+ * first time it is looked at (so mounting stays fast however costly a report is) and then served
+ * from memory (the index never changes while mounted). Report
  * names may hold one directory level ("findings/secrets.json"); directories are made as needed.
  * Node i has the reserved inode FS_META_AUDIT_BASE + i. */
 #include "fs_int.h"
@@ -44,6 +45,8 @@ static uint64_t audit_dir(struct fs_mount *m, uint64_t parent, const char *name)
 int fs_audit_init(struct fs_mount *m, struct strata_err **err)
 {
 	(void)err;
+	pthread_mutex_init(&m->audit_lock, NULL);
+	m->audit_ready = true;
 	for (size_t i = 0; i < policy_report_count(); i++) {
 		const struct policy_report *r = policy_report_get(i);
 		cleanup_free char *path = xstrdup(r->name);
@@ -55,21 +58,31 @@ int fs_audit_init(struct fs_mount *m, struct strata_err **err)
 			parent = audit_dir(m, FS_META_AUDIT, path);
 			base = slash + 1;
 		}
-		cleanup_err struct strata_err *rerr = NULL;
-		char *data = NULL;
-		size_t len = 0;
-		if (r->render(m->db, &data, &len, &rerr) < 0) {
-			/* A report that cannot be rendered is left out, said once in the log; the image
-			 * itself stays readable. */
-			fprintf(m->log, "strata: %s: /.audit/%s: %s\n", m->image_name, r->name,
-				rerr && rerr->msg ? rerr->msg : "cannot render");
-			continue;
-		}
 		size_t k = audit_add(m, parent, base, false);
-		m->audit[k].data = data;
-		m->audit[k].len = len;
+		m->audit[k].report = r;
 	}
 	return 0;
+}
+
+/* Renders a report node on first use. A renderer that fails is logged once and the file stays
+ * empty: the image itself stays readable. */
+static void audit_render(struct fs_mount *m, struct fs_audit_node *n)
+{
+	pthread_mutex_lock(&m->audit_lock);
+	if (!n->rendered) {
+		const struct policy_report *r = n->report;
+		cleanup_err struct strata_err *rerr = NULL;
+		if (r->render(m->db, &n->data, &n->len, &rerr) < 0) {
+			fprintf(m->log, "strata: %s: /.audit/%s: %s\n", m->image_name, r->name,
+				rerr && rerr->msg ? rerr->msg : "cannot render");
+			free(n->data);
+			n->data = NULL;
+			n->len = 0;
+			n->failed = true;
+		}
+		n->rendered = true;
+	}
+	pthread_mutex_unlock(&m->audit_lock);
 }
 
 void fs_audit_fini(struct fs_mount *m)
@@ -81,13 +94,18 @@ void fs_audit_fini(struct fs_mount *m)
 	free(m->audit);
 	m->audit = NULL;
 	m->naudit = 0;
+	if (m->audit_ready)
+		pthread_mutex_destroy(&m->audit_lock);
+	m->audit_ready = false;
 }
 
 int fs_audit_getattr(struct fs_mount *m, uint64_t mino, struct stat *st)
 {
-	const struct fs_audit_node *n = audit_node(m, mino);
+	struct fs_audit_node *n = audit_node(m, mino);
 	if (!n)
 		return ENOENT;
+	if (!n->dir)
+		audit_render(m, n);
 	if (n->dir)
 		fs_meta_stat(m, mino, S_IFDIR | 0555, 2, 0, st);
 	else
@@ -129,11 +147,14 @@ int fs_audit_list(struct fs_mount *m, uint64_t parent, int (*add)(void *ctx, con
 
 ssize_t fs_audit_read(struct fs_mount *m, uint64_t mino, char *buf, size_t size, off_t off)
 {
-	const struct fs_audit_node *n = audit_node(m, mino);
+	struct fs_audit_node *n = audit_node(m, mino);
 	if (!n)
 		return -ENOENT;
 	if (n->dir)
 		return -EISDIR;
+	audit_render(m, n);
+	if (n->failed)
+		return -EIO;
 	if ((uint64_t)off >= n->len)
 		return 0;
 	size_t k = n->len - (size_t)off;

@@ -32,7 +32,10 @@ struct fs_audit_node {
 	char *name;      /* last component */
 	uint64_t parent; /* reserved inode of the parent directory (FS_META_AUDIT or a subdirectory) */
 	bool dir;
-	char *data;      /* rendered once at mount */
+	bool rendered;   /* data/len valid (rendered on first use, under audit_lock) */
+	bool failed;     /* the renderer failed (logged once); the file reads as empty */
+	const void *report; /* the policy_report that renders it */
+	char *data;
 	size_t len;
 };
 
@@ -46,8 +49,10 @@ struct fs_mount {
 	char *image_json;       /* generated once at mount */
 	size_t image_json_len;
 	int index_fd;           /* the index file, for .audit/index.db */
-	struct fs_audit_node *audit; /* .audit/ reports, rendered at mount */
+	struct fs_audit_node *audit; /* .audit/ reports, each rendered when first looked at */
 	size_t naudit;
+	pthread_mutex_t audit_lock;
+	bool audit_ready;       /* audit_lock initialised */
 	uint64_t index_size;
 	struct timespec mounted_at;
 	FILE *log;              /* stderr or -o log=PATH */
