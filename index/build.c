@@ -297,6 +297,10 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 		return -1;
 	if (sc && sc->finish && sc->finish(sc->ctx, b->db, err) < 0)
 		return strata_err_wrap(err, "scanner");
+	/* Statistics for the query planner: the mount's queries are point lookups and must use the
+	 * indexes, whatever the shape of the image. */
+	if (index_sql_exec(b->db, "ANALYZE", err) < 0)
+		return -1;
 	const char *digest = overlay_image_digest(b->img);
 	if (meta_put(b->db, "image_digest", digest ? digest : "", err) < 0 ||
 	    meta_put(b->db, "format", overlay_image_format_name(overlay_image_format(b->img)), err) < 0 ||

@@ -20,7 +20,10 @@
 
 static const char *const reader_sql[RS_COUNT] = {
 	[RS_LOOKUP] = NODE_COLS NODE_FROM "WHERE n.view = ?1 AND n.parent = ?2 AND n.name = ?3",
-	[RS_GETATTR] = NODE_COLS NODE_FROM "WHERE n.view = ?1 AND n.ino = ?2 LIMIT 1",
+	/* INDEXED BY: without it the planner may take the (view, …) prefix of the primary key and
+	 * scan a whole view for every getattr. */
+	[RS_GETATTR] = NODE_COLS " FROM node n INDEXED BY node_ino LEFT JOIN entry e ON e.id = n.data_entry"
+				 " WHERE n.view = ?1 AND n.ino = ?2 LIMIT 1",
 	[RS_READDIR] = NODE_COLS ", n.name" NODE_FROM "WHERE n.view = ?1 AND n.parent = ?2 AND n.name <> ''"
 				 " ORDER BY n.name LIMIT -1 OFFSET ?3",
 	[RS_READLINK] = "SELECT link_target, type FROM entry WHERE id = ?1",
