@@ -193,7 +193,7 @@ cleanup() {
 	mountpoint -q "$mnt" 2>/dev/null && { "$strata" umount "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"; }
 	mountpoint -q "$mnt2" 2>/dev/null && fusermount3 -u -z "$mnt2"
 	[ -n "$mpid" ] && kill "$mpid" 2>/dev/null
-	rm -f "$B/time.out" "$B/bytes.out"
+	rm -f "$B/time.out" "$B/bytes.out" "$B/bytes.out.rc" "$B/bytes.out.err"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
@@ -201,8 +201,11 @@ trap 'exit 130' INT TERM HUP PIPE
 # The traversal and the full read, the same in the mount and in the native directory; the
 # mount's reserved trees (/.audit, /.layers, /.history) are left out.
 trav() { (cd "$1" && find . \( -path ./.audit -o -path ./.layers -o -path ./.history \) -prune -o -printf '%p %s %m\n' >/dev/null); }
-# readall DIR OUT: the byte count of the tar stream goes to OUT.
-readall() { (cd "$1" && tar --exclude=./.audit --exclude=./.layers --exclude=./.history -cf - . 2>/dev/null | wc -c) >"$2"; }
+# readall DIR OUT: the byte count of the tar stream goes to OUT, tar's exit status to OUT.rc (tar
+# pads a file it cannot read with zeros, so only its status tells a read error).
+readall() {
+	(cd "$1" && { tar --exclude=./.audit --exclude=./.layers --exclude=./.history -cf - . 2>"$2.err"; echo $? >"$2.rc"; } | wc -c) >"$2"
+}
 umnt() { "$strata" umount "$1" || fusermount3 -u "$1"; }
 
 echo
@@ -266,6 +269,14 @@ wall trm trav "$mnt"
 wall trn trav "$native"
 wall rdm readall "$mnt" "$B/bytes.out"
 bm=$(cat "$B/bytes.out")
+if [ "$(cat "$B/bytes.out.rc")" != 0 ]; then
+	echo "WARNING: tar through the mount reported read errors ($(grep -c . "$B/bytes.out.err") lines, first: $(head -1 "$B/bytes.out.err"))"
+fi
+# Content check: a few large files read through the mount must equal the extracted ones.
+for f in usr/bin/perl usr/lib/x86_64-linux-gnu/libc.so.6 usr/libexec/gcc/x86_64-linux-gnu/12/cc1; do
+	[ -f "$native/$f" ] || continue
+	[ "$(sha256sum <"$mnt/$f" 2>/dev/null)" = "$(sha256sum <"$native/$f")" ] || echo "WARNING: $f differs through the mount"
+done
 wall rdn readall "$native" "$B/bytes.out"
 bn=$(cat "$B/bytes.out")
 umnt "$mnt"
