@@ -78,10 +78,18 @@ int overlay_image_oci_read_blob(const struct overlay_image_store *s, const char 
 	return 0;
 }
 
-static int64_t oci_desc_size(const json_t *d)
+/* A descriptor's size: -1 when absent; -2 with *err when present but not a non-negative integer
+ * (hostile: a negative size must not read as "unknown"). */
+static int64_t oci_desc_size(const json_t *d, struct strata_err **err)
 {
 	json_t *sz = json_object_get(d, "size");
-	return json_is_integer(sz) ? (int64_t)json_integer_value(sz) : -1;
+	if (!sz)
+		return -1;
+	if (!json_is_integer(sz) || json_integer_value(sz) < 0) {
+		strata_err_set(err, STRATA_EFORMAT, "descriptor size is not a non-negative integer");
+		return -2;
+	}
+	return (int64_t)json_integer_value(sz);
 }
 
 struct oci_walk {
@@ -131,7 +139,8 @@ static int oci_walk_desc(struct oci_walk *w, const json_t *desc, int depth, stru
 				      OVERLAY_IMAGE_MAX_DEPTH);
 	cleanup_free char *b = NULL;
 	size_t l = 0;
-	if (overlay_image_oci_read_blob(w->s, digest, oci_desc_size(desc), &b, &l, err) < 0)
+	int64_t dsize = oci_desc_size(desc, err);
+	if (dsize < -1 || overlay_image_oci_read_blob(w->s, digest, dsize, &b, &l, err) < 0)
 		return -1;
 	cleanup_json json_t *j = overlay_json_parse(digest, b, l, err);
 	if (!j)
@@ -191,7 +200,8 @@ static int oci_load_manifest(struct overlay_image *img, const struct overlay_ima
 		return -1;
 	json_t *cfgd = json_object_get(m, "config");
 	const char *cdig = overlay_json_str(cfgd, "digest");
-	if (overlay_image_oci_read_blob(s, cdig, oci_desc_size(cfgd), &img->config_json, &img->config_len, err) < 0)
+	int64_t csize = oci_desc_size(cfgd, err);
+	if (csize < -1 || overlay_image_oci_read_blob(s, cdig, csize, &img->config_json, &img->config_len, err) < 0)
 		return strata_err_wrap(err, "config");
 	img->config_digest = xstrdup(cdig);
 	cleanup_json json_t *config = overlay_json_parse(cdig, img->config_json, img->config_len, err);
@@ -222,7 +232,11 @@ static int oci_load_manifest(struct overlay_image *img, const struct overlay_ima
 		struct overlay_source *blob = overlay_image_store_open(s, name, err);
 		if (!blob)
 			return strata_err_wrap(err, "layer %zu", i + 1);
-		int64_t want = oci_desc_size(ld);
+		int64_t want = oci_desc_size(ld, err);
+		if (want < -1) {
+			overlay_source_unref(blob);
+			return strata_err_wrap(err, "layer %zu", i + 1);
+		}
 		if (want >= 0 && (uint64_t)want != overlay_source_size(blob)) {
 			uint64_t have = overlay_source_size(blob);
 			overlay_source_unref(blob);
