@@ -12,8 +12,9 @@ SAN ?=
 
 PKGS_OVERLAY := libarchive libzstd zlib libcrypto jansson
 PKGS_INDEX := sqlite3
+PKGS_AUDIT := libhs libpcre2-8
 PKGS_FS := fuse3
-PKGS := $(PKGS_OVERLAY) $(PKGS_INDEX) $(PKGS_FS)
+PKGS := $(PKGS_OVERLAY) $(PKGS_INDEX) $(PKGS_AUDIT) $(PKGS_FS)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wvla -Wswitch-enum -Wno-format-nonliteral
@@ -21,7 +22,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS_ALL := $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread -lm
-LDLIBS_NOFUSE := $(shell $(PKG_CONFIG) --libs $(PKGS_OVERLAY) $(PKGS_INDEX)) -pthread -lm
+LDLIBS_NOFUSE := $(shell $(PKG_CONFIG) --libs $(PKGS_OVERLAY) $(PKGS_INDEX) $(PKGS_AUDIT)) -pthread -lm
 
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DSTRATA_DEBUG
@@ -57,6 +58,13 @@ $(BUILD)/gen/spdx_ids.inc: $(SPDX_IDS_DIR)/index.json $(SPDX_IDS_DIR)/deprecated
 	sh tools/gen_spdx_ids.sh $(SPDX_IDS_DIR) >$@.tmp && mv $@.tmp $@
 $(BUILD)/audit/catalog_spdx.o: $(BUILD)/gen/spdx_ids.inc
 $(BUILD)/audit/catalog_spdx.o: ALL_CFLAGS += -I$(BUILD)/gen
+
+# Secret rules (issue 5): audit/secret_rules.json compiled in as a C byte array (od + sed).
+$(BUILD)/gen/secret_rules.inc: audit/secret_rules.json
+	@mkdir -p $(dir $@)
+	od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' >$@.tmp && mv $@.tmp $@
+$(BUILD)/audit/secrets_rules.o: $(BUILD)/gen/secret_rules.inc
+$(BUILD)/audit/secrets_rules.o: ALL_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/strata: $(TOOLS_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)

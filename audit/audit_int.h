@@ -127,3 +127,77 @@ int catalog_write(void *sqlite_db, const struct catalog_set *sets, int L, const 
 int catalog_version_cmp(const char *a, const char *b);
 
 #endif
+
+/* ---- secret scanning (audit/secrets*.c, issue 5) ----------------------------------------- */
+#ifndef STRATA_AUDIT_SECRETS_INT
+#define STRATA_AUDIT_SECRETS_INT
+
+/* The scanner's table entry (audit/secrets.c). */
+struct index_scanner_ops *secrets_new_ops(const struct audit_options *o, char **identity, struct strata_err **err);
+void secrets_free_ops(struct index_scanner_ops *ops);
+
+/* One rule, from the rules JSON (audit/secret_rules.json; see its "about"). PCRE2 objects are
+ * held as opaque pointers (pcre2_code *) so this header does not need pcre2.h. */
+struct secret_rule {
+	char *id, *description, *pattern;
+	char **keywords;        /* literals for the prefilter; none: a whole-file rule (paths required) */
+	size_t nkeywords;
+	bool keywords_case;     /* keywords match case-sensitively */
+	double min_entropy;     /* 0 = no floor */
+	size_t window;          /* bytes after a keyword hit a match may extend to */
+	void *re;               /* compiled pattern */
+	uint32_t group;         /* number of the `secret` group */
+	void **paths, **exclude, **allow;
+	size_t npaths, nexclude, nallow;
+	char *example_path;     /* examples' path (tests), or NULL */
+	char **positive, **negative; /* example templates (tests) */
+	size_t npositive, nnegative;
+};
+struct secret_ruleset {
+	struct secret_rule *v;
+	size_t n;
+	void **allow, **exclude;   /* global allow (over the secret) and exclude (over the path) */
+	size_t nallow, nexclude;
+	char *identity;            /* canonical text of every rule (for the rules hash) */
+};
+/* The rules compiled into strata (audit/secret_rules.json). Borrowed, not NUL-terminated. */
+const char *secrets_builtin_json(size_t *len);
+/* Loads the built-in rules, then file (NULL: none) replacing them, or added to them when extend.
+ * Owned result or NULL with *err naming the rule and the problem. */
+struct secret_ruleset *secrets_rules_load(const char *file, bool extend, struct strata_err **err);
+void secrets_ruleset_free(struct secret_ruleset *rs);
+/* True when rule r applies to path ("/etc/shadow", or "image-config:Env" for config text). */
+bool secrets_rule_applies(const struct secret_ruleset *rs, const struct secret_rule *r, const char *path);
+/* True when the secret s[0..n) is allowed (a placeholder): rule or global allow patterns. */
+bool secrets_rule_allowed(const struct secret_ruleset *rs, const struct secret_rule *r, const unsigned char *s,
+			  size_t n);
+
+/* Compiled rules (a Vectorscan streaming database of every keyword and the PCRE2 patterns),
+ * shared read-only by every stream. Takes ownership of rs. */
+struct secrets_engine;
+struct secrets_engine *secrets_engine_new(struct secret_ruleset *rs, struct strata_err **err);
+void secrets_engine_free(struct secrets_engine *e);
+const struct secret_ruleset *secrets_engine_rules(const struct secrets_engine *e);
+
+/* One finding. The secret itself is never kept: only its sha256 and its first 4 bytes. */
+struct secret_hit {
+	const struct secret_rule *rule;
+	uint64_t line;          /* 1-based line of the secret's first byte */
+	uint64_t column;        /* 1-based byte column */
+	char fingerprint[65];   /* sha256 hex of the secret */
+	char preview[16];       /* first 4 bytes (non-printable as '?') + "…" */
+};
+
+/* Scans one file's bytes as they stream (a Vectorscan stream per file; PCRE2 confirms each
+ * keyword hit in a window of a bounded tail buffer). Files with a NUL byte in their first 8 KiB
+ * are binary and not scanned. One per thread (owns its Vectorscan scratch). */
+struct secrets_stream;
+struct secrets_stream *secrets_stream_new(const struct secrets_engine *e, struct strata_err **err);
+void secrets_stream_free(struct secrets_stream *s);
+/* path: for path-scoped rules ("/etc/shadow"). */
+void secrets_stream_begin(struct secrets_stream *s, const char *path);
+void secrets_stream_feed(struct secrets_stream *s, const void *buf, size_t len);
+/* Finishes the file: *hits (borrowed until the next begin) and *n; returns true when the file
+ * was binary (then n = 0). Every byte of the file held is wiped. */
+bool secrets_stream_end(struct secrets_stream *s, const struct secret_hit **hits, size_t *n);
+#endif

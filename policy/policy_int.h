@@ -63,3 +63,9 @@ int catalog_render_licenses_tsv(struct index_db *db, char **out, size_t *len, st
 int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
+
+/* ---- secret findings (policy/report_secrets.c, issue 5) ---------------------------------- */
+#ifndef STRATA_POLICY_SECRETS_INT
+#define STRATA_POLICY_SECRETS_INT
+int secrets_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif

@@ -17,6 +17,7 @@ static const struct policy_report reports[] = {
 	{"licenses.tsv", "every license row: package, SPDX id or expression, how it was matched, where it was read", catalog_render_licenses_tsv},
 	{"sbom.spdx.json", "the packages as an SPDX 2.3 document", catalog_render_spdx},
 	{"sbom.cdx.json", "the packages as a CycloneDX 1.5 BOM", catalog_render_cdx},
+	{"findings/secrets.json", "secret findings: rule, path, layer, line, sha256 fingerprint, 4-character preview, visible or deleted", secrets_render_json},
 	{NULL, NULL, NULL},
 };
 

@@ -1,0 +1,100 @@
+#!/bin/bash
+# tests/integration/audit_secrets.sh — issue 5's secret scanner: an image made by tools/mkimage.sh
+# (OCI layout; its config then given a planted Env entry, digests redone with sha256sum) with
+# secrets planted in a visible file, in a file a later layer deletes, in Env and in a build-arg
+# history line. findings/secrets.json (strata report, and /.audit in a mount) lists each with the
+# right rule, layer, line, status, sha256 fingerprint (checked with sha256sum) and preview; a
+# binary file and a file over 16 MiB are skipped and counted; the planted values appear nowhere:
+# not in the reports, not in `sqlite3 INDEX .dump`, not on stderr.
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/mount.sh"
+need_strata
+command -v jq >/dev/null && command -v sqlite3 >/dev/null || { echo "1..0 # SKIP needs jq and sqlite3"; exit 77; }
+MK=$REPO/tools/mkimage.sh
+
+# Planted values, assembled at run time from pieces and random characters.
+rnd() { tr -dc "$1" </dev/urandom | head -c "$2"; }
+gh="gh""p_$(rnd A-Za-z0-9 36)"
+gh2="gh""s_$(rnd A-Za-z0-9 36)"
+aws="AK""IA$(rnd A-Z2-7 16)"
+awss=$(rnd A-Za-z0-9 40)
+pw="S3c$(rnd A-Za-z0-9 13)"
+mkdir -p "$T/l1/etc" "$T/l2/app" "$T/l2/data" "$T/l3/app"
+printf '# app\nlisten = 8080\ngithub_token: %s\n' "$gh" >"$T/l1/etc/app.conf"
+printf 'A=1\nB=2\nAWS_ACCESS_KEY_ID=%s\nDB=postgres://app:%s@db.internal/app\n' "$aws" "$pw" >"$T/l2/app/creds.env"
+{ printf 'bin\0ary '; printf '%s\n' "$gh"; } >"$T/l2/data/blob.bin"
+{ printf '%s\n' "$gh"; head -c $((17 << 20)) /dev/zero | tr '\0' 'x'; } >"$T/l2/data/huge.txt"
+touch "$T/l3/app/.wh.creds.env"
+for i in 1 2 3; do tar --owner=0 --group=0 --mtime=@0 -C "$T/l$i" -cf "$T/L$i.tar" .; done
+"$MK" --form oci-dir --created-by "COPY app.conf /etc/" --created-by "RUN GITHUB_TOKEN=$gh2 make" \
+	--created-by "RUN rm /app/creds.env" -o "$T/img" "$T/L1.tar" "$T/L2.tar" "$T/L3.tar" 2>"$T/mk.err" ||
+	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
+
+# Plant AWS_SECRET_ACCESS_KEY in the config's Env; rewrite the config, manifest and index digests.
+blob() { echo "$T/img/blobs/sha256/${1#sha256:}"; }
+put() { local d; d=$(sha256sum "$1" | cut -d' ' -f1); mv "$1" "$T/img/blobs/sha256/$d"; echo "sha256:$d $(stat -c %s "$T/img/blobs/sha256/$d")"; }
+mdig=$(jq -r '.manifests[0].digest' "$T/img/index.json")
+cdig=$(jq -r '.config.digest' "$(blob "$mdig")")
+jq -c --arg v "AWS_SECRET_ACCESS_KEY=$awss" '.config.Env += [$v]' "$(blob "$cdig")" >"$T/cfg.json"
+read -r nc ncs < <(put "$T/cfg.json")
+jq -c --arg d "$nc" --argjson s "$ncs" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man.json"
+read -r nm nms < <(put "$T/man.json")
+jq -c --arg d "$nm" --argjson s "$nms" '.manifests[0].digest = $d | .manifests[0].size = $s' "$T/img/index.json" >"$T/index.json"
+mv "$T/index.json" "$T/img/index.json"
+
+"$STRATA" index --index "$T/img.db" -q "$T/img" >"$T/out1" 2>"$T/err1"; ok $? "index built with the secret scanner"
+diag <"$T/err1"
+"$STRATA" report "$T/img.db" findings/secrets.json >"$T/s.json" 2>"$T/err2"; ok $? "strata report findings/secrets.json"
+jq -e 'type == "array"' "$T/s.json" >/dev/null; ok $? "the report is a JSON array"
+
+row() { jq -c --arg r "$1" --arg p "$2" '[.[] | select(.rule == $r and .path == $p)]' "$T/s.json"; }
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+r=$(row github-pat /etc/app.conf)
+[ "$(jq -r 'length' <<<"$r")" = 1 ] && [ "$(jq -r '.[0] | "\(.layer) \(.line) \(.column) \(.status)"' <<<"$r")" = "1 3 15 visible" ]
+ok $? "GitHub token in /etc/app.conf: layer 1, line 3, column 15, visible"
+[ "$(jq -r '.[0].fingerprint' <<<"$r")" = "$(sha "$gh")" ]; ok $? "its fingerprint is sha256sum of the token"
+[ "$(jq -r '.[0].preview' <<<"$r")" = "${gh:0:4}…" ]; ok $? "its preview is the first 4 characters and an ellipsis"
+r=$(row aws-access-key-id /app/creds.env)
+[ "$(jq -r '.[0] | "\(.layer) \(.line) \(.status) \(.fingerprint)"' <<<"$r")" = "2 3 deleted in layer 3 $(sha "$aws")" ]
+ok $? "AWS key id in /app/creds.env: layer 2, line 3, deleted in layer 3"
+r=$(row url-credentials /app/creds.env)
+[ "$(jq -r '.[0] | "\(.line) \(.status) \(.fingerprint)"' <<<"$r")" = "4 deleted in layer 3 $(sha "$pw")" ]
+ok $? "password in a URL: line 4, deleted in layer 3, fingerprint of the password alone"
+r=$(row aws-secret-access-key image-config:Env)
+[ "$(jq -r '.[0] | "\(.layer) \(.status) \(.fingerprint)"' <<<"$r")" = "null image config $(sha "$awss")" ]
+ok $? "AWS secret key in the config's Env: status image config, fingerprint of the key"
+r=$(row github-server-to-server image-config:history)
+[ "$(jq -r '.[0] | "\(.line) \(.status) \(.fingerprint)"' <<<"$r")" = "2 image config $(sha "$gh2")" ]
+ok $? "build-arg token in history line 2 found"
+[ "$(jq '[.[] | select(.path | startswith("/data/"))] | length' "$T/s.json")" = 0 ]
+ok $? "nothing reported from the binary file or the file over 16 MiB"
+[ "$(sqlite3 "$T/img.db" 'SELECT sum(binary), sum(too_large) FROM secret_stats')" = "1|1" ]
+ok $? "secret_stats counts one binary file and one file over 16 MiB skipped"
+
+sqlite3 "$T/img.db" .dump >"$T/dump.sql"
+"$STRATA" report "$T/img" findings/secrets.json >"$T/s2.json" 2>"$T/err3"
+cmp -s "$T/s.json" "$T/s2.json"; ok $? "strata report IMAGE gives the same document"
+outs=("$T/s.json" "$T/s2.json" "$T/dump.sql" "$T/out1" "$T/err1" "$T/err2" "$T/err3")
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && smount "$T/img" "$T/mnt" --index "$T/img.db" 2>"$T/err4"; then
+	cp "$T/mnt/.audit/findings/secrets.json" "$T/s4.json"
+	cmp -s "$T/s.json" "$T/s4.json"; ok $? "/.audit/findings/secrets.json in the mount is the same document"
+	sumount "$T/mnt" 2>>"$T/err4" || true
+	outs+=("$T/s4.json" "$T/err4")
+else
+	skip "/.audit/findings/secrets.json in the mount" "no FUSE"
+fi
+leak=0
+for v in "$gh" "$gh2" "$aws" "$awss" "$pw"; do
+	for f in "${outs[@]}"; do
+		if grep -aqF -- "$v" "$f"; then leak=1; echo "# planted value found in ${f##*/}"; fi
+	done
+	[ "$(grep -acF -- "$v" "$T/dump.sql")" = 0 ] || leak=1
+done
+ok $leak "no planted value in the reports, in sqlite3 .dump of the index, or on stderr"
+
+# The same layers zstd-compressed in several frames inside an OCI tar: the same file findings.
+"$MK" --form oci-tar --layer-compress zstd-multi -o "$T/img2.tar" "$T/L1.tar" "$T/L2.tar" "$T/L3.tar" 2>"$T/mk.err"
+"$STRATA" report "$T/img2.tar" findings/secrets.json >"$T/s3.json" 2>/dev/null
+files() { jq -S '[.[] | select(.layer != null)]' "$1"; }
+cmp -s <(files "$T/s.json") <(files "$T/s3.json"); ok $? "oci-tar with multi-frame zstd layers: the same file findings"
+tap_done
