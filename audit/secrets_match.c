@@ -343,7 +343,7 @@ static void secrets_scan_new(struct secrets_stream *s)
 static void secrets_probe(struct secrets_stream *s)
 {
 	s->probed = true;
-	s->binary = memchr(s->buf, 0, s->len < SECRETS_BINARY_PROBE ? s->len : SECRETS_BINARY_PROBE) != NULL;
+	s->binary = s->len && memchr(s->buf, 0, s->len < SECRETS_BINARY_PROBE ? s->len : SECRETS_BINARY_PROBE);
 	if (s->binary)
 		secrets_wipe(s);
 }

@@ -81,7 +81,7 @@ if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && smount "$T/img" "$T/
 	sumount "$T/mnt" 2>>"$T/err4" || true
 	outs+=("$T/s4.json" "$T/err4")
 else
-	skip "/.audit/findings/secrets.json in the mount" "no FUSE"
+	skip "/.audit/findings/secrets.json in the mount" "no FUSE, or the mount failed: $(head -c 200 "$T/err4" 2>/dev/null)"
 fi
 leak=0
 for v in "$gh" "$gh2" "$aws" "$awss" "$pw"; do
