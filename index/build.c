@@ -324,11 +324,6 @@ int index_build(const char *image_path, const struct index_build_opts *opts, str
 	if (!identity)
 		return -1;
 	snprintf(sum->path, sizeof(sum->path), "%s", path);
-	if (!opts->force && index_reusable(path, identity, opts->rules_hash ? opts->rules_hash : "", sum)) {
-		sum->reused = true;
-		sum->seconds = now_seconds() - t0;
-		return 0;
-	}
 	cleanup_free char *seek_dir = xasprintf("%s/seekable", cache_dir);
 	cleanup_free char *idx_dir = xstrdup(path);
 	char *slash = strrchr(idx_dir, '/');
@@ -336,6 +331,13 @@ int index_build(const char *image_path, const struct index_build_opts *opts, str
 		*slash = '\0';
 	else
 		strcpy(idx_dir, ".");
+	if (!opts->force && index_reusable(path, identity, opts->rules_hash ? opts->rules_hash : "", sum)) {
+		/* A run killed while rebuilding left its temporary behind: reuse removes it too. */
+		remove_stale_temps(idx_dir);
+		sum->reused = true;
+		sum->seconds = now_seconds() - t0;
+		return 0;
+	}
 	if ((slash && mkdir_p(idx_dir, err) < 0) || mkdir_p(seek_dir, err) < 0)
 		return strata_err_wrap(err, "cache");
 	remove_stale_temps(idx_dir);
