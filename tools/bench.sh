@@ -138,8 +138,9 @@ blobs() {
 }
 
 # extract_layers FORM DIR: tar -x of every layer, in order, into DIR (whiteouts left as files).
+# DIR must not exist yet (removing an old tree is not part of the measurement).
 extract_layers() {
-	rm -rf "$2" && mkdir -p "$2"
+	mkdir -p "$2"
 	for f in $(blobs "$1"); do
 		case "$1" in gzip) tar -xzf "$f" -C "$2" ;; zstd*) tar --zstd -xf "$f" -C "$2" ;; *) tar -xf "$f" -C "$2" ;; esac
 	done
@@ -166,6 +167,7 @@ for form in $FORMS; do
 	# shellcheck disable=SC2086
 	warm $bl
 	wall floor sh -c "for f in \$*; do $dec \"\$f\" >/dev/null; done" sh $bl
+	rm -rf "$B/extract"
 	wall tarx extract_layers "$form" "$B/extract"
 	printf '%-10s %9s %9s %9s %9s %10s %10s %9s %9s\n' "$form" "$(mb "$cbytes")" "$idx_s" "$floor_s" "$tarx_s" \
 		"$(ratio "$idx_s" "$floor_s")" "$(ratio "$idx_s" "$tarx_s")" "$(awk -v k="$idx_kb" 'BEGIN{printf "%.0f", k/1024}')" \
@@ -225,6 +227,7 @@ cold_ls=$(elapsed "$t0" "$t1") cold_find=$(elapsed "$t0" "$t2")
 umnt "$mnt"
 
 # tar -x of all layers (the first part of the index table measured it for each form; again here).
+rm -rf "$B/extract-tmp"
 wall tarx extract_layers "$mform" "$B/extract-tmp"
 rm -rf "$B/extract-tmp"
 
