@@ -313,7 +313,8 @@ int catalog_build(void *sqlite_db, struct strata_err **err)
 		struct vis_list vl = {0};
 		rc = vis_load(db, v, &vl, err);
 		if (rc == 0) {
-			qsort(vl.v, vl.n, sizeof(*vl.v), vis_cmp);
+			if (vl.n) /* qsort(NULL, 0, …) is undefined */
+				qsort(vl.v, vl.n, sizeof(*vl.v), vis_cmp);
 			catalog_view_parse(&vl, &sets[v]);
 		}
 		if (v == L)
