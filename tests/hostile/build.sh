@@ -154,7 +154,8 @@ case_ device-and-suid img/devsuid - 'mount:type:disk=c;mountopt:nosuid;mountopt:
 # ---- compression ------------------------------------------------------------------------------
 # The bomb: a tar of one file of BOMB_GB GiB of zeros, gzip members concatenated (header member,
 # BOMB_GB members of 1 GiB of zeros each, padding+end member): a few MB on disk.
-{ printf '0\tzeros\t\t\t\t%s\n' $((BOMB_GB << 30)); } | rawtar bomb-hdr
+# The size goes in a pax record (over 8 GiB it no longer fits the 11 octal digits of ustar).
+{ printf 'x\tsize=%s\n0\tzeros\t\t\t\t0\n' $((BOMB_GB << 30)); } | rawtar bomb-hdr
 head -c $((1 << 30)) /dev/zero | gzip -1 -n >"$O/zero1g.gz"
 { gzip -n -c "$O/layers/bomb-hdr.tar"; for _ in $(seq "$BOMB_GB"); do cat "$O/zero1g.gz"; done; head -c 1024 /dev/zero | gzip -n; } >"$O/bomb.tar.gz"
 rm -f "$O/zero1g.gz"
