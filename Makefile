@@ -44,7 +44,7 @@ LIB_OBJS := $(OVERLAY_OBJS) $(INDEX_OBJS) $(AUDIT_OBJS) $(POLICY_OBJS) $(FS_OBJS
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all check check-one unit integration asan demo bench install clean format format-check deps-check
+.PHONY: all check check-one unit integration asan demo bench install clean format format-check deps-check fuzz fuzz-bins
 all: $(BUILD)/strata
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
@@ -78,8 +78,33 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(OVERLAY_OBJS) $(INDEX_OBJS) $(AUDIT_
 
 unit: $(UNIT_BINS)
 
+# Fuzz targets (tests/fuzz/<name>.c, libFuzzer's LLVMFuzzerTestOneInput). In check they are linked
+# with tests/fuzz/replay.c (a main() that runs each file of the seed corpus once, printing TAP), so
+# the SAN=1 pass replays the corpora under ASan+UBSan; `make fuzz` builds them with clang's
+# -fsanitize=fuzzer and runs each for $(FUZZ_SECONDS) on a copy of its corpus (build/fuzz/corpus/).
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c)))
+FUZZ_BINS := $(patsubst %,$(BUILD)/tests/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 60
+$(BUILD)/tests/fuzz/%.o: ALL_CFLAGS += -Ioverlay
+.SECONDARY: $(patsubst %,$(BUILD)/tests/fuzz/%.o,$(FUZZ_NAMES) replay)
+$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(OVERLAY_OBJS) $(INDEX_OBJS) $(AUDIT_OBJS) $(POLICY_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_NOFUSE)
+$(BUILD)/tests/fuzzer_%: $(BUILD)/tests/fuzz/%.o $(OVERLAY_OBJS) $(INDEX_OBJS) $(AUDIT_OBJS) $(POLICY_OBJS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_NOFUSE)
+fuzz-bins: $(patsubst %,$(BUILD)/tests/fuzzer_%,$(FUZZ_NAMES))
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz SAN=1 CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" fuzz-bins
+	@set -e; for n in $(FUZZ_NAMES); do \
+		mkdir -p build/fuzz/corpus/$$n build/fuzz/crashes; cp -n tests/fuzz/corpus/$$n/* build/fuzz/corpus/$$n/ 2>/dev/null || true; \
+		echo "fuzz $$n for $(FUZZ_SECONDS) s"; \
+		build/fuzz/tests/fuzzer_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crashes/$$n- build/fuzz/corpus/$$n 2>build/fuzz/$$n.log || \
+			{ tail -40 build/fuzz/$$n.log; exit 1; }; \
+		grep -E '^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units' build/fuzz/$$n.log | tail -2; \
+	done
+
 # One pass of the whole suite in $(BUILD).
-check-one: $(BUILD)/strata $(UNIT_BINS) deps-check
+check-one: $(BUILD)/strata $(UNIT_BINS) $(FUZZ_BINS) deps-check
 	@BUILD=$(BUILD) STRATA=$(abspath $(BUILD)/strata) sh tests/run.sh $(UNIT_BINS) $(wildcard tests/integration/*.sh)
 
 # The README's test command: the suite, then the same suite under ASan+UBSan.

@@ -142,15 +142,23 @@ static int tar_walk_data(struct archive *a, struct tar_client *c, const struct o
 			return tar_fail(a, c, "skipping data", e->path, e->data_offset, err);
 		return 0;
 	}
+	uint64_t got = 0;
 	for (;;) {
 		const void *buf;
 		size_t len;
 		la_int64_t off;
 		int r = archive_read_data_block(a, &buf, &len, &off);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			/* A sparse map whose regions add up to more than the stored data (found by
+			 * tests/fuzz/tar_walk.c): e->size would describe bytes the tar does not hold. */
+			STRATA_CHECK(!e->sparse || got == e->size, err, STRATA_EFORMAT,
+				     "tar: sparse map of %s claims %llu bytes, the tar holds %llu", e->path,
+				     (unsigned long long)e->size, (unsigned long long)got);
 			return 0;
+		}
 		if (r < ARCHIVE_WARN)
 			return tar_fail(a, c, "reading data", e->path, (uint64_t)archive_filter_bytes(a, 0), err);
+		got += len;
 		if (len > 0 && cb->data(ctx, buf, len, err) < 0)
 			return -1;
 	}
