@@ -32,4 +32,11 @@ const char *audit_scanner_rules_hash(const struct audit_scanner *s);
  * Opens its own read-only connection; safe from any thread. */
 int audit_package_of(struct index_db *db, int64_t entry_id, char *out, size_t n, struct strata_err **err);
 
+/* Added for the checks and the policy (issues 5, 6): registers the SQL function
+ * regexp(pattern, text) on db (PCRE2 syntax, multiline: ^ and $ match at line ends; 1/0, NULL for
+ * NULL text, an SQL error for a bad pattern), which also makes `text REGEXP pattern` work.
+ * Compiled patterns are cached per statement (audit/sql_regexp.c). */
+struct sqlite3;
+int audit_sql_register(struct sqlite3 *db, struct strata_err **err);
+
 #endif

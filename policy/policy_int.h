@@ -69,3 +69,119 @@ int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct stra
 #define STRATA_POLICY_SECRETS_INT
 int secrets_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
+
+/* ---- policy engine (policy/policy_*.c, policy/gate_*.c; issue 6) ---------------------------
+ * The engine (policy_bundle.c: parse + validate; policy_eval.c: mappings, allowlists, running
+ * the rules, verdict; policy_out*.c: report.json/txt, findings/<gate>.json, SARIF, JUnit) knows
+ * gates only through the table below. Each gate lives in policy/gate_<name>.c and defines one
+ * `const struct policy_gate_def policy_gate_<name>`; policy/gates.c lists them.
+ *
+ * A trigger is one evaluation over the index (usually one SQL query) that calls
+ * policy_eval_fire() once per finding. Triggers never decide actions, allowlisting or verdicts:
+ * the engine does, so every gate gets Anchore's semantics for free. */
+#ifndef STRATA_POLICY_ENGINE_INT
+#define STRATA_POLICY_ENGINE_INT
+
+enum policy_action { POLICY_GO = 0, POLICY_WARN = 1, POLICY_STOP = 2 };
+
+/* One params[] item of a rule, as the bundle gives it (borrowed from the parsed bundle). */
+struct policy_param {
+	const char *name, *value;
+};
+
+/* One rule of a policy, after validation: gate and trigger are the canonical names of the
+ * table below (an alias in the bundle, e.g. trigger "blacklist", is resolved to "denylist"). */
+struct policy_rule {
+	const char *id;            /* the bundle's rule id ("" when absent) */
+	const char *gate, *trigger;
+	enum policy_action action;
+	const struct policy_param *params;
+	size_t nparams;
+};
+
+/* The value of parameter name in rule (case-insensitive name), borrowed, or NULL when absent. */
+const char *policy_rule_param(const struct policy_rule *r, const char *name);
+
+/* How the validator checks a parameter's value (always a string in the bundle). */
+enum policy_param_kind {
+	POLICY_PARAM_STRING,   /* anything */
+	POLICY_PARAM_INT,      /* a decimal integer (sizes may carry no unit) */
+	POLICY_PARAM_BOOL,     /* true/false (case-insensitive) */
+	POLICY_PARAM_REGEX,    /* a PCRE2 pattern that compiles */
+	POLICY_PARAM_LIST,     /* comma-separated list of non-empty strings */
+	POLICY_PARAM_ENUM,     /* one of choices ("a|b|c") */
+	POLICY_PARAM_ENUM_LIST,/* comma-separated list, each one of choices */
+};
+
+struct policy_param_def {
+	const char *name;
+	enum policy_param_kind kind;
+	bool required;
+	const char *choices;   /* POLICY_PARAM_ENUM*: "a|b|c"; else NULL */
+	const char *alias;     /* an older name accepted for it (e.g. "blacklisted_name"), or NULL */
+};
+
+struct policy_eval; /* the evaluation in progress: owned by the engine, opaque to gates */
+
+/* One finding of a trigger. message is the text Anchore would print for it (its templates, so
+ * trigger ids match Anchore's); every field is copied by policy_eval_fire. */
+struct policy_match {
+	const char *message;
+	const char *trigger_id; /* NULL: Anchore's md5_hex(gate + trigger + message) is computed */
+	const char *path;       /* the file the finding is about ("/etc/shadow"), or NULL */
+	int layer;              /* layer number (from 1) the evidence comes from, 0 when none */
+	int visible;            /* 1 visible in the merged image, 0 deleted/shadowed later, -1 n/a */
+	const char *detail_json;/* optional extra JSON object text for report.json (owned by caller), or NULL */
+};
+/* Records a finding of rule (the engine applies action and allowlists later). Aborts on OOM. */
+void policy_eval_fire(struct policy_eval *ev, const struct policy_rule *rule, const struct policy_match *m);
+
+/* A read-only connection to the index with regexp() registered (audit_sql_register); borrowed. */
+sqlite3 *policy_eval_db(struct policy_eval *ev);
+/* The open index (for index_db_read of file content through the byte sources); borrowed. */
+struct index_db *policy_eval_index(struct policy_eval *ev);
+/* Image identity for metadata-like triggers: the tag being evaluated ("repo:tag", may be "") */
+const char *policy_eval_tag(struct policy_eval *ev);
+
+/* The content of the regular file at path (absolute, "/etc/passwd") in view (use
+ * index_db_view_merged(idx, layers) for the image): the copy the index retrieved when it has
+ * one, else read through the byte sources (at most max bytes; *truncated set when cut).
+ * Returns 1 with *out (owned, NUL-terminated, *len bytes), 0 when no such regular file, -1 with
+ * *err. (policy/gate_content.c) */
+int policy_eval_file_content(struct policy_eval *ev, int view, const char *path, size_t max, char **out,
+			     size_t *len, bool *truncated, struct strata_err **err);
+
+struct policy_trigger_def {
+	const char *name;        /* canonical, lower-case ("denylist", "content_regex_match") */
+	const char *alias;       /* older name accepted in bundles ("blacklist"), or NULL */
+	const char *description;
+	const struct policy_param_def *params; /* terminated by an entry with name NULL */
+	/* Optional checks beyond each parameter's kind (e.g. "one of name or version required"):
+	 * returns NULL when fine, else a static problem text the validator reports with the rule. */
+	const char *(*validate)(const struct policy_rule *r);
+	/* Runs the trigger: policy_eval_fire per finding. -1 with *err only for real errors
+	 * (database, I/O): a trigger that finds nothing returns 0. */
+	int (*eval)(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err);
+};
+
+struct policy_gate_def {
+	const char *name;        /* "packages", "files", … */
+	const char *description;
+	const struct policy_trigger_def *triggers; /* terminated by an entry with name NULL */
+};
+
+/* The gate table (policy/gates.c): NULL-terminated. */
+extern const struct policy_gate_def *const policy_gates[];
+
+extern const struct policy_gate_def policy_gate_always;
+extern const struct policy_gate_def policy_gate_packages;
+extern const struct policy_gate_def policy_gate_licenses;
+extern const struct policy_gate_def policy_gate_distro;
+extern const struct policy_gate_def policy_gate_metadata;
+extern const struct policy_gate_def policy_gate_ancestry;
+extern const struct policy_gate_def policy_gate_secret_scans;
+extern const struct policy_gate_def policy_gate_retrieved_files;
+extern const struct policy_gate_def policy_gate_files;
+extern const struct policy_gate_def policy_gate_passwd_file;
+extern const struct policy_gate_def policy_gate_dockerfile;
+#endif
