@@ -52,6 +52,35 @@ static json_t *verified_json(sqlite3_stmt *st, int i)
 	return json_boolean(sqlite3_column_int(st, i) != 0);
 }
 
+/* Adds "os" (id, version_id, pretty_name, version_codename, name, path, layer) when the index
+ * has the catalog's os table (the audit scanners wrote it; an index built without them has none):
+ * JSON null when the image has no os-release. -1 on a database error. */
+static int image_json_os(sqlite3 *c, json_t *root)
+{
+	cleanup_finalize sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'os'", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return 0;
+	cleanup_finalize sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(c, "SELECT id, version_id, pretty_name, version_codename, name, path, layer FROM os LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		json_object_set_new(root, "os", json_null());
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return -1;
+	json_t *o = json_object();
+	for (int i = 0; i < 7; i++)
+		json_object_set_new(o, sqlite3_column_name(q, i), column_json(q, i, false));
+	json_object_set_new(root, "os", o);
+	return 0;
+}
+
 char *index_db_image_json(struct index_db *db, size_t *len, struct strata_err **err)
 {
 	cleanup_lease struct reader_lease l = {0};
@@ -96,6 +125,10 @@ char *index_db_image_json(struct index_db *db, size_t *len, struct strata_err **
 	}
 	if (rc != SQLITE_DONE) {
 		reader_sql_err(l.c, err, "layers");
+		return NULL;
+	}
+	if (image_json_os(l.c->db, root) < 0) {
+		reader_sql_err(l.c, err, "os");
 		return NULL;
 	}
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -87,6 +87,8 @@ else
 	ref_os=$(. "$osr" && printf '%s\t%s\t%s' "$ID" "$VERSION_ID" "$PRETTY_NAME")
 	ours_os=$("$STRATA" sql "$T/demo.db" "SELECT id, version_id, pretty_name FROM os")
 	[ "$ref_os" = "$ours_os" ]; ok $? "demo image: os row equals os-release ($ours_os)"
+	json_os=$("$STRATA" report "$T/demo.db" image.json | jq -r '.os | [.id, .version_id, .pretty_name] | @tsv')
+	[ "$ref_os" = "$json_os" ]; ok $? "demo image: image.json's os equals os-release ($json_os)"
 
 	# Every deb package with a copyright file has a license row, each an SPDX expression or a LicenseRef.
 	with_cr=$(cd "$T/root/usr/share/doc" && for d in *; do [ -f "$d/copyright" ] && [ ! -L "$d" ] && echo "$d"; done | LC_ALL=C sort)
