@@ -19,6 +19,30 @@ DEMO_PKGS="apt dpkg debootstrap archivemount time"
 
 PKGS="$BUILD_PKGS $TEST_PKGS $DEMO_PKGS"
 
+# Test-only tools from the npm registry (never used by strata itself): a JSON-schema validator
+# (ajv-cli + ajv-formats) and the official schemas the reports are checked against — CycloneDX 1.5
+# (shipped in @cyclonedx/cdxgen's data/) and SARIF 2.1.0 (shipped in @microsoft/jest-sarif).
+# Installed once under /var/cache/strata-test (STRATA_TEST_NPM overrides); the tests that need
+# them skip when they are absent (no npm, no network).
+npm_tools() {
+	NPM_DIR=${STRATA_TEST_NPM:-/var/cache/strata-test}
+	if [ ! -f "$NPM_DIR/.ok-1" ] && command -v npm >/dev/null 2>&1; then
+		echo "tools/deps.sh: installing the test schema validator under $NPM_DIR (npm)" >&2
+		if mkdir -p "$NPM_DIR/schemas" "$NPM_DIR/pack" &&
+			npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" ajv-cli@5.0.0 ajv-formats@2.1.1 >/dev/null 2>&1 &&
+			(cd "$NPM_DIR/pack" && npm pack --silent @cyclonedx/cdxgen@12.8.4 @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null 2>&1) &&
+			tar -xzf "$NPM_DIR/pack/cyclonedx-cdxgen-12.8.4.tgz" -C "$NPM_DIR/schemas" --strip-components=2 \
+				package/data/bom-1.5.schema.json package/data/spdx.schema.json package/data/jsf-0.82.schema.json &&
+			tar -xzf "$NPM_DIR/pack/microsoft-jest-sarif-1.0.0-beta.0.tgz" -C "$NPM_DIR/schemas" --strip-components=3 \
+				package/lib/schemas/sarif-2.1.0-rtm.5.json; then
+			rm -rf "$NPM_DIR/pack"
+			touch "$NPM_DIR/.ok-1"
+		else
+			echo "tools/deps.sh: warning: npm install failed; schema validation tests will be skipped" >&2
+		fi
+	fi
+}
+
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -30,7 +54,7 @@ if [ "${1:-}" = --check ]; then
 	echo "missing Debian packages:$missing" >&2
 	exit 1
 fi
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && { npm_tools; exit 0; }
 
 if [ "$(id -u)" = 0 ]; then
 	SUDO=""
@@ -47,3 +71,5 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "tools/deps.sh: done" >&2
+
+npm_tools
