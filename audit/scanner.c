@@ -4,6 +4,7 @@
 #include "audit_int.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Scanners register here (one line each). */
@@ -113,11 +114,48 @@ static int composite_finish(void *ctx, void *db, struct strata_err **err)
 	return 0;
 }
 
+/* True when the scanner named name is in the comma-separated list (NULL: every scanner). */
+static bool scanner_selected(const char *list, const char *name)
+{
+	if (!list)
+		return true;
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && !strncmp(p, name, n))
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}
+
+/* Checks that every name of the list is a scanner (or "none"). */
+static int scanner_list_check(const char *list, struct strata_err **err)
+{
+	for (const char *p = list; p && *p;) {
+		size_t k = strcspn(p, ",");
+		bool known = k == 4 && !strncmp(p, "none", 4);
+		for (size_t i = 0; !known && i < audit_scanner_ndefs; i++)
+			known = strlen(audit_scanner_defs[i].name) == k && !strncmp(p, audit_scanner_defs[i].name, k);
+		if (!known) {
+			char names[256] = "none";
+			for (size_t i = 0; i < audit_scanner_ndefs; i++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), ", %s", audit_scanner_defs[i].name);
+			return strata_err_set(err, STRATA_EUSAGE, "--scanners: unknown scanner '%.*s' (known: %s)", (int)k, p,
+					      names);
+		}
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
 struct audit_scanner *audit_scanner_new(const struct audit_options *o, struct strata_err **err)
 {
 	struct audit_options defaults = {0};
 	if (!o)
 		o = &defaults;
+	if (scanner_list_check(o->scanners, err) < 0)
+		return NULL;
 	struct audit_scanner *s = xcalloc(1, sizeof(*s));
 	s->subs = xcalloc(audit_scanner_ndefs + 1, sizeof(*s->subs));
 	s->defs = xcalloc(audit_scanner_ndefs + 1, sizeof(*s->defs));
@@ -126,6 +164,8 @@ struct audit_scanner *audit_scanner_new(const struct audit_options *o, struct st
 		abort();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (size_t i = 0; i < audit_scanner_ndefs; i++) {
+		if (!scanner_selected(o->scanners, audit_scanner_defs[i].name))
+			continue;
 		char *identity = NULL;
 		struct index_scanner_ops *ops = audit_scanner_defs[i].new_ops(o, &identity, err);
 		if (!ops) {

@@ -43,11 +43,12 @@ static bool is_index_file(const char *path)
 	return n == 16 && !memcmp(magic, "SQLite format 3", 16);
 }
 
-static int build(const char *image, const struct index_build_opts *o, bool quiet, struct index_summary *sum,
-		 struct strata_err **err)
+/* ao: the audit scanners' options (NULL: defaults, every scanner). */
+static int build(const char *image, const struct index_build_opts *o, const struct audit_options *ao, bool quiet,
+		 struct index_summary *sum, struct strata_err **err)
 {
 	struct index_build_opts opts = *o;
-	struct audit_scanner *scanner = audit_scanner_new(NULL, err);
+	struct audit_scanner *scanner = audit_scanner_new(ao, err);
 	if (!scanner)
 		return -1;
 	opts.scanner = audit_scanner_ops(scanner);
@@ -72,7 +73,7 @@ struct index_db *tools_open_index(const char *arg, const char *idx_path, const s
 		return index_db_open(arg, err);
 	struct index_build_opts o = {.index_path = idx_path, .select = *sel};
 	struct index_summary sum;
-	if (build(arg, &o, quiet, &sum, err) < 0)
+	if (build(arg, &o, NULL, quiet, &sum, err) < 0)
 		return NULL;
 	struct index_db *db = index_db_open(sum.path, err);
 	index_summary_clear(&sum);
@@ -133,9 +134,11 @@ int cmd_index(int argc, char **argv)
 		{"ref", required_argument, NULL, 'r'},   {"quiet", no_argument, NULL, 'q'},
 		{"force", no_argument, NULL, 'F'},       {"allow-digest-mismatch", no_argument, NULL, 'A'},
 		{"span", required_argument, NULL, 's'},  {"jobs", required_argument, NULL, 'j'},
+		{"scanners", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct index_build_opts o = {0};
+	struct audit_options ao = {0};
 	bool quiet = false;
 	uint64_t v;
 	int c;
@@ -147,6 +150,7 @@ int cmd_index(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'F': o.force = true; break;
 		case 'A': o.allow_digest_mismatch = true; break;
+		case 'S': ao.scanners = optarg; break;
 		case 's':
 			if (parse_u64(optarg, &v) < 0 || v < 65536) {
 				fprintf(stderr, "strata: --span: expected a byte count of at least 65536, got '%s'\n", optarg);
@@ -171,7 +175,7 @@ int cmd_index(int argc, char **argv)
 	const char *image = argv[optind];
 	cleanup_err struct strata_err *err = NULL;
 	struct index_summary sum;
-	if (build(image, &o, quiet, &sum, &err) < 0) {
+	if (build(image, &o, &ao, quiet, &sum, &err) < 0) {
 		tools_print_err(err);
 		return 2;
 	}
