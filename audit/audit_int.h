@@ -61,6 +61,7 @@ struct catalog_pkg {
 	char **kinds;        /* parallel to files: NULL, or "conffile" */
 	size_t nfiles, capfiles;
 	int layer;           /* layer introducing this version (filled by the builder) */
+	char *vendor;        /* rpm VENDOR, Java Implementation-Vendor, or NULL */
 };
 struct catalog_set {
 	struct catalog_pkg *v;
@@ -200,4 +201,70 @@ void secrets_stream_feed(struct secrets_stream *s, const void *buf, size_t len);
 /* Finishes the file: *hits (borrowed until the next begin) and *n; returns true when the file
  * was binary (then n = 0). Every byte of the file held is wiped. */
 bool secrets_stream_end(struct secrets_stream *s, const struct secret_hit **hits, size_t *n);
+#endif
+
+/* ---- more catalogers: rpm, Java, Go, Ruby (audit/catalog_{rpm,bdb,java,go,gem,more}.c) ---- */
+#ifndef STRATA_AUDIT_CATALOG_MORE_INT
+#define STRATA_AUDIT_CATALOG_MORE_INT
+
+/* Capture bounds of the evidence files bigger than CATALOG_MAX_CAPTURE allows: an rpm database
+ * is kept whole up to CATALOG_MAX_RPMDB; a Java archive is read whole up to CATALOG_MAX_JAR at the
+ * end of its stream and only a summary of its metadata is kept (catalog_java_summarize); of a Go
+ * binary only the bytes from the build info magic on, at most CATALOG_MAX_GOINFO, are kept. */
+#define CATALOG_MAX_RPMDB (256u << 20)
+#define CATALOG_MAX_JAR (64u << 20)
+#define CATALOG_MAX_GOINFO (256u << 10)
+
+/* How the capture scanner treats a path (no leading slash) catalog_path_wanted() did not take:
+ * 0 not wanted, 1 keep the bytes (up to *max), 2 a Java archive (summarised at file end), 3 probe
+ * for a Go build info (every regular file: ELF files only are searched). */
+int catalog_more_wanted(const char *path, size_t *max);
+
+/* rpm. One header blob (as rpmdb stores it, with or without the 8-byte header magic) → one
+ * package added to s (name, [epoch:]version-release, arch, license, source rpm, vendor, files
+ * with digests; %config files have kind "conffile"). Returns 0, or -1 with *err when the blob is
+ * malformed (nothing added). */
+int catalog_rpm_header(struct catalog_set *s, const unsigned char *blob, size_t len, const char *path,
+		       struct strata_err **err);
+/* rpmdb.sqlite bytes (opened in memory with sqlite3_deserialize, read-only, defensive) → every
+ * header blob of its Packages table. Returns the number of packages, or -1 with *err. */
+int catalog_rpm_sqlite(struct catalog_set *s, const void *buf, size_t len, const char *path,
+		       struct strata_err **err);
+/* A Berkeley DB hash `Packages` database → every header blob it holds. Returns the number of
+ * packages, or -1 with *err. */
+int catalog_rpm_bdb(struct catalog_set *s, const void *buf, size_t len, const char *path, struct strata_err **err);
+/* Berkeley DB hash file (audit/catalog_bdb.c): calls cb with every data item (in page order),
+ * assembled from overflow pages when needed; the value is borrowed for the call. A non-zero
+ * return of cb stops the walk. Returns the number of values, or -1 with *err. */
+typedef int (*catalog_bdb_cb)(void *ctx, const unsigned char *val, size_t len);
+int catalog_bdb_hash_values(const unsigned char *buf, size_t len, catalog_bdb_cb cb, void *ctx,
+			    struct strata_err **err);
+
+/* Go. The build info of a Go binary (Go 1.18+ inline format: "\xff Go buildinf:" + 16 header
+ * bytes + varint-prefixed version and module info) found anywhere in buf → a "golang" package
+ * for the main module (version "(devel)" kept) and one per dep/replacement; the toolchain version
+ * goes into source_version. Returns the number of packages added (0 when there is none). */
+int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, const char *path);
+/* The offset of the build info magic in buf, or -1. */
+long catalog_go_find_magic(const void *buf, size_t len);
+
+/* Java. A jar/war/ear's bytes (truncated: only a prefix; read as a stream of local entries)
+ * → an owned summary text (deb822 stanzas: one per archive and nested archive, one level deep,
+ * with its manifest fields and each pom.properties), *out_len set; NULL when nothing is found. */
+char *catalog_java_summarize(const void *buf, size_t len, bool truncated, size_t *out_len);
+/* That summary → "java-archive" packages (maven coordinates when a pom.properties names them). */
+int catalog_java_summary(struct catalog_set *s, const char *buf, size_t len, const char *path);
+/* Ruby: a specifications/NAME.gemspec → one "gem" package (name, version, licenses). */
+int catalog_gem_spec(struct catalog_set *s, const char *buf, size_t len, const char *path);
+
+/* The view pass (audit/catalog_more.c): catalog_more_os adds the rpm packages of the view's
+ * database (before the language packages, so their files count as OS-owned);
+ * catalog_more_lang adds Java, Go and Ruby packages. */
+void catalog_more_os(const struct vis_list *vl, struct catalog_set *s);
+void catalog_more_lang(const struct vis_list *vl, struct catalog_set *s);
+/* The purl of an rpm, maven, golang or gem package (owned), or NULL for other types. distro_id
+ * and version_id come from os-release (either may be NULL). */
+char *catalog_more_purl(const struct catalog_pkg *p, const char *distro_id, const char *version_id);
+/* The package key (identity across views) for the types above, owned, or NULL for other types. */
+char *catalog_more_key(const struct catalog_pkg *p);
 #endif

@@ -79,6 +79,20 @@ struct catalog_capture {
 	bool truncated;
 	char *data;
 	size_t len, cap;
+	size_t max;  /* bytes kept at most */
+	int mode;    /* catalog_more_wanted()'s answer, 1 for the patterns above */
+};
+
+/* A file searched for a Go build info (audit/catalog_go.c): ELF files only; the capture starts at
+ * the magic, which may straddle two chunks (tail keeps the last 13 bytes seen). */
+struct catalog_probe {
+	bool active;
+	int64_t entry;
+	char *path;
+	uint64_t size;
+	uint64_t seen;
+	unsigned char tail[13];
+	size_t tail_len;
 };
 
 struct catalog_layer {
@@ -86,7 +100,11 @@ struct catalog_layer {
 	struct catalog_capture *v;
 	size_t n, cap;
 	struct catalog_capture *cur;
+	struct catalog_probe probe;
 };
+
+/* Go binaries are megabytes; smaller files are not searched. */
+#define CATALOG_GO_MIN_SIZE (64u << 10)
 
 static void *catalog_layer_begin(void *ctx, int layer)
 {
@@ -96,32 +114,99 @@ static void *catalog_layer_begin(void *ctx, int layer)
 	return cl;
 }
 
-static int catalog_file_begin(void *state, const struct index_scan_entry *e)
+static struct catalog_capture *catalog_capture_new(struct catalog_layer *cl, int64_t entry, const char *path,
+						    uint64_t size, size_t max, int mode)
 {
-	struct catalog_layer *cl = state;
-	cl->cur = NULL;
-	const char *p = e->path;
-	while (*p == '/')
-		p++;
-	if (!catalog_path_wanted(p))
-		return 0;
 	if (cl->n == cl->cap) {
 		cl->cap = cl->cap ? 2 * cl->cap : 16;
 		cl->v = xrealloc(cl->v, cl->cap * sizeof(*cl->v));
 	}
-	cl->cur = &cl->v[cl->n++];
-	*cl->cur = (struct catalog_capture){.entry = e->entry_id, .path = xstrdup(p), .size = e->size};
+	struct catalog_capture *c = &cl->v[cl->n++];
+	*c = (struct catalog_capture){.entry = entry, .path = xstrdup(path), .size = size, .max = max, .mode = mode};
+	return c;
+}
+
+static int catalog_file_begin(void *state, const struct index_scan_entry *e)
+{
+	struct catalog_layer *cl = state;
+	cl->cur = NULL;
+	cl->probe.active = false;
+	const char *p = e->path;
+	while (*p == '/')
+		p++;
+	size_t max = CATALOG_MAX_CAPTURE;
+	int mode = catalog_path_wanted(p) ? 1 : catalog_more_wanted(p, &max);
+	if (mode == 0 || (mode == 3 && e->size < CATALOG_GO_MIN_SIZE))
+		return 0;
+	if (mode == 3) {
+		free(cl->probe.path);
+		cl->probe = (struct catalog_probe){.active = true, .entry = e->entry_id, .path = xstrdup(p), .size = e->size};
+		return 1;
+	}
+	cl->cur = catalog_capture_new(cl, e->entry_id, p, e->size, max, mode);
 	return 1;
+}
+
+/* Searches a chunk for the Go build info magic. On a hit the capture starts at the magic:
+ * buf and len are advanced to it, or, when the magic began in the previous chunk, its first bytes
+ * (kept in the tail) are already in the new capture and the whole chunk follows. */
+static void catalog_probe_data(struct catalog_layer *cl, const void **buf, size_t *len)
+{
+	struct catalog_probe *pr = &cl->probe;
+	const unsigned char *b = *buf;
+	size_t n = *len;
+	if (pr->seen == 0 && (n < 4 || memcmp(b, "\x7f" "ELF", 4))) {
+		pr->active = false;
+		return;
+	}
+	pr->seen += n;
+	if (pr->tail_len) { /* the magic across the previous chunk's end */
+		unsigned char joint[26];
+		size_t take = n < 13 ? n : 13;
+		memcpy(joint, pr->tail, pr->tail_len);
+		memcpy(joint + pr->tail_len, b, take);
+		long j = catalog_go_find_magic(joint, pr->tail_len + take);
+		if (j >= 0 && (size_t)j < pr->tail_len) {
+			struct catalog_capture *c =
+				catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
+			c->len = c->cap = pr->tail_len - (size_t)j;
+			c->data = xmalloc(c->cap);
+			memcpy(c->data, pr->tail + j, c->len);
+			cl->cur = c;
+			pr->active = false;
+			return;
+		}
+	}
+	long at = catalog_go_find_magic(b, n);
+	if (at >= 0) {
+		cl->cur = catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
+		pr->active = false;
+		*buf = b + at;
+		*len = n - (size_t)at;
+		return;
+	}
+	/* Keep the last 13 bytes seen (chunks may be shorter than that). */
+	unsigned char t[26];
+	size_t tl = pr->tail_len;
+	memcpy(t, pr->tail, tl);
+	size_t take = n < 13 ? n : 13;
+	memcpy(t + tl, b + n - take, take);
+	tl += take;
+	size_t keep = tl < 13 ? tl : 13;
+	memcpy(pr->tail, t + tl - keep, keep);
+	pr->tail_len = keep;
 }
 
 static void catalog_file_data(void *state, const void *buf, size_t len)
 {
 	struct catalog_layer *cl = state;
+	if (cl->probe.active)
+		catalog_probe_data(cl, &buf, &len);
 	struct catalog_capture *c = cl->cur;
 	if (!c)
 		return;
-	if (c->len + len > CATALOG_MAX_CAPTURE) {
-		len = CATALOG_MAX_CAPTURE - c->len;
+	if (c->len + len > c->max) {
+		len = c->max - c->len;
 		c->truncated = true;
 	}
 	if (!len)
@@ -137,7 +222,21 @@ static void catalog_file_data(void *state, const void *buf, size_t len)
 static void catalog_file_end(void *state)
 {
 	struct catalog_layer *cl = state;
+	struct catalog_capture *c = cl->cur;
 	cl->cur = NULL;
+	cl->probe.active = false;
+	if (!c || c->mode != 2)
+		return;
+	/* A Java archive: keep the summary of its metadata, not its bytes. */
+	size_t n = 0;
+	char *sum = c->len ? catalog_java_summarize(c->data, c->len, c->truncated, &n) : NULL;
+	free(c->data);
+	c->data = sum;
+	c->len = c->cap = sum ? n : 0;
+	if (!sum) { /* not an archive after all: the capture was the last one added */
+		free(c->path);
+		cl->n--;
+	}
 }
 
 static int catalog_layer_end(void *state, void *sqlite_db, struct strata_err **err)
@@ -177,6 +276,7 @@ static void catalog_layer_free(void *state)
 		free(cl->v[i].data);
 	}
 	free(cl->v);
+	free(cl->probe.path);
 	free(cl);
 }
 
@@ -214,8 +314,9 @@ struct index_scanner_ops *catalog_new_ops(const struct audit_options *o, char **
 		.layer_free = catalog_layer_free,
 	};
 	/* The identity changes whenever what is captured or how it is parsed changes. */
-	*identity = xstrdup("catalog 1: dpkg status/status.d/info, apk, python dist-info/egg-info, npm, os-release,"
-			    " debian copyright; spdx-license-ids table");
+	*identity = xstrdup("catalog 2: dpkg status/status.d/info, apk, python dist-info/egg-info, npm, os-release,"
+			    " debian copyright; spdx-license-ids table; rpm sqlite/bdb, java archives, go buildinfo,"
+			    " gemspecs");
 	return ops;
 }
 

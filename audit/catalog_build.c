@@ -8,8 +8,9 @@
  * downgraded) and the final view's set is the catalog. A package's layer is the lowest N from
  * which every view up to L holds the same package at the same version.
  *
- * A Python or npm package whose evidence file an OS package (deb, apk) owns is the OS package's
- * and is not reported again. */
+ * A language or binary package (Python, npm, Java, Go, Ruby) whose evidence file an OS package
+ * (deb, apk, rpm) owns is the OS package's and is not reported again (for a nested Java archive
+ * the evidence is the outer archive). */
 #include "audit_int.h"
 
 #include <ctype.h>
@@ -219,6 +220,7 @@ static void catalog_view_parse(const struct vis_list *vl, struct catalog_set *s)
 	const struct vis *apk = vis_find(vl, "lib/apk/db/installed");
 	if (apk)
 		catalog_apk_installed(s, apk->data, apk->len, "/lib/apk/db/installed");
+	catalog_more_os(vl, s);
 	size_t nos = s->n;
 	for (size_t i = 0; i < vl->n; i++) {
 		const char *p = vl->v[i].path;
@@ -237,6 +239,7 @@ static void catalog_view_parse(const struct vis_list *vl, struct catalog_set *s)
 			catalog_npm_package(s, vl->v[i].data, vl->v[i].len, abs);
 		}
 	}
+	catalog_more_lang(vl, s);
 	/* Language packages whose evidence an OS package owns are the OS package's. */
 	size_t nowned = 0;
 	for (size_t i = 0; i < nos; i++)
@@ -251,7 +254,9 @@ static void catalog_view_parse(const struct vis_list *vl, struct catalog_set *s)
 	size_t o = nos;
 	for (size_t i = nos; i < s->n; i++) {
 		struct catalog_pkg *p = &s->v[i];
-		if (nowned && bsearch(&p->path, owned, nowned, sizeof(*owned), str_cmp)) {
+		/* A nested Java archive ("/a.war!/WEB-INF/lib/b.jar") is evidenced by the outer file. */
+		cleanup_free char *evidence = xstrndup(p->path, strcspn(p->path, "!"));
+		if (nowned && bsearch(&evidence, owned, nowned, sizeof(*owned), str_cmp)) {
 			struct catalog_set one = {.v = xmalloc(sizeof(*p)), .n = 1};
 			one.v[0] = *p;
 			catalog_set_clear(&one);
@@ -263,6 +268,8 @@ static void catalog_view_parse(const struct vis_list *vl, struct catalog_set *s)
 	/* Keys: deb/apk by name (and arch), language packages by where they live. */
 	for (size_t i = 0; i < s->n; i++) {
 		struct catalog_pkg *p = &s->v[i];
+		if ((p->key = catalog_more_key(p)))
+			continue;
 		if (!strcmp(p->type, "deb"))
 			p->key = xasprintf("deb/%s:%s", p->name, p->arch ? p->arch : "");
 		else if (!strcmp(p->type, "apk"))

@@ -37,6 +37,7 @@ void catalog_set_clear(struct catalog_set *s)
 		struct catalog_pkg *p = &s->v[i];
 		free(p->type), free(p->name), free(p->version), free(p->arch), free(p->source);
 		free(p->source_version), free(p->path), free(p->license), free(p->key);
+		free(p->vendor);
 		for (size_t j = 0; j < p->nfiles; j++) {
 			free(p->files[j]);
 			free(p->digests[j]);

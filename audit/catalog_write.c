@@ -156,6 +156,9 @@ static void purl_raw(char **out, size_t *n, const char *s)
 
 static char *purl_make(const struct catalog_pkg *p, const struct os_info *os)
 {
+	char *more = catalog_more_purl(p, os->id, os->version_id);
+	if (more)
+		return more;
 	char *o = xstrdup("pkg:");
 	size_t n = 4;
 	const char *distro_id = os->id ? os->id : NULL;
