@@ -52,4 +52,17 @@ f=$T/oci/blobs/sha256/$l; sz=$(stat -c %s "$f")
 printf '\125' | dd of="$f" bs=1 seek=$((sz / 2)) conv=notrunc 2>/dev/null
 "$STRATA" verify "$T/oci" >"$T/v2.out"; rc=$?
 [ $rc = 1 ] && grep -q "MISMATCH layer 2 blob sha256:$l" "$T/v2.out"; ok $? "strata verify fails naming the altered blob"
+# A secret added in one layer and deleted in the next: ghosts.tsv names both layers and the rule,
+# and the copy is readable at /.history/1 (never the secret itself in ghosts.tsv).
+rnd() { tr -dc "$1" </dev/urandom | head -c "$2"; }
+tok="gh""p_$(rnd A-Za-z0-9 36)"
+mkdir -p "$T/s1/app" "$T/s2/app"
+printf 'token: %s\n' "$tok" >"$T/s1/app/deploy.yml"
+touch "$T/s2/app/.wh.deploy.yml"
+for i in 1 2; do tar --owner=0 --group=0 --mtime=@0 -C "$T/s$i" -cf "$T/S$i.tar" .; done
+"$REPO/tools/mkimage.sh" --form docker -o "$T/sec.tar" "$T/S1.tar" "$T/S2.tar" 2>"$T/mk.err" || diag <"$T/mk.err"
+"$STRATA" report "$T/sec.tar" ghosts.tsv >"$T/sg.tsv"
+awk -F'\t' '$1=="app/deploy.yml" && $2==1 && $3==2 && $4=="whiteout" && $8 ~ /github-pat/' "$T/sg.tsv" | grep -q .
+ok $? "a secret deleted by the next layer: ghosts.tsv row with added 1, hidden 2, whiteout, rule github-pat" || diag <"$T/sg.tsv"
+! grep -qF "$tok" "$T/sg.tsv"; ok $? "ghosts.tsv does not contain the secret"
 tap_done
