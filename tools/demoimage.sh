@@ -4,7 +4,10 @@
 # /var/lib/dpkg/status. Three layers, like a small Dockerfile:
 #   1. base:    base-files, base-passwd, libc6, bash, dash, ... (+ /etc/passwd, /etc/group)
 #   2. tools:   coreutils, grep, sed, findutils, tar, gzip, dpkg and their libraries, plus an
-#               application under /opt/demo and a configuration file /etc/demo-secret.conf
+#               application under /opt/demo (setuid, a world-writable cache directory), a
+#               configuration file /etc/demo-secret.conf (a token), /etc/ssh/sshd_config with
+#               PermitRootLogin yes and a second uid-0 account in /etc/passwd: the problems the
+#               default policy must find
 #   3. cleanup: deletes /etc/demo-secret.conf (file whiteout) and /usr/share/info (directory
 #               whiteout), adds /etc/motd
 # Work files and the .debs are kept in build/demo/; OUT is rebuilt only when it is missing or
@@ -57,15 +60,25 @@ endpoint = https://api.example.com/v1
 aws_access_key_id = AKIAIOSFODNN7EXAMPLE
 aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 CONF
+# A token in the GitHub format, derived at build time (no live-looking token sits in this
+# repository): the secret scanner finds it although layer 3 deletes the file.
+printf 'deploy_token = ghp_%s\n' "$(printf 'strata demo token' | sha256sum | cut -c1-36)" >>"$t2/etc/demo-secret.conf"
 chmod 0600 "$t2/etc/demo-secret.conf"
+# Planted problems for the default policy (strata audit): root login over ssh, a second uid-0
+# account, a setuid program and a world-writable directory.
+mkdir -p "$t2/etc/ssh" "$t2/opt/demo/cache"
+printf '# demo sshd configuration\nPort 22\nPermitRootLogin yes\nPasswordAuthentication no\n' >"$t2/etc/ssh/sshd_config"
+cp "$t1/etc/passwd" "$t2/etc/passwd"
+printf 'toor:x:0:0:second root:/root:/bin/sh\n' >>"$t2/etc/passwd"
+chmod 0777 "$t2/opt/demo/cache"
 cat >"$t2/opt/demo/bin/hello" <<'APP'
 #!/bin/sh
 echo "hello from the strata demo image"
 APP
-chmod 0755 "$t2/opt/demo/bin/hello"
+chmod 4755 "$t2/opt/demo/bin/hello" # setuid root: the default policy warns
 ln -s demo/bin/hello "$t2/opt/hello"
 ln "$t2/opt/demo/bin/hello" "$t2/opt/demo/bin/hello-again" # a hard link
-find "$t2/etc/demo-secret.conf" "$t2/opt" -exec touch -h -d "@$epoch" {} +
+find "$t2/etc/demo-secret.conf" "$t2/etc/ssh" "$t2/etc/passwd" "$t2/opt" -exec touch -h -d "@$epoch" {} +
 
 # ---- layer 3: cleanup ---------------------------------------------------------------------------
 mkdir -p "$t3/etc" "$t3/usr/share"
