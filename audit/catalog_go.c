@@ -8,7 +8,8 @@
  *   path  <main package import path>
  *   mod   <main module> <version> [<sum>]
  *   dep   <module> <version> [<sum>]
- *   =>    <replacement module> <version> [<sum>]   (replaces the dep line before it)
+ *   =>    <replacement module> <version> [<sum>]   (replaces the dep line before it; a local
+ *         directory replacement keeps the module path, version "(devel)")
  *   build <key>=<value>
  * Binaries of older toolchains (pointers to strings elsewhere in the binary) carry no inline
  * strings; they are not cataloged. The search needs no ELF parsing: the capture scanner keeps the
@@ -115,11 +116,15 @@ int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, con
 		} else if (n >= 3 && !strcmp(f[0], "dep") && f[1][0]) {
 			last_dep = go_add(s, f[1], f[2], path);
 		} else if (n >= 2 && !strcmp(f[0], "=>") && last_dep && f[1][0]) {
-			/* The replacement is what is built in: its path and version (none for a directory). */
-			free(last_dep->name);
-			last_dep->name = xstrdup(f[1]);
+			/* The replacement is what is built in: another module's path and version, or a
+			 * local directory ("../x", "/src/x"): the module keeps its path, version "(devel)". */
+			bool local = f[1][0] == '.' || f[1][0] == '/';
+			if (!local) {
+				free(last_dep->name);
+				last_dep->name = xstrdup(f[1]);
+			}
 			free(last_dep->version);
-			last_dep->version = n >= 3 && f[2][0] ? xstrdup(f[2]) : NULL;
+			last_dep->version = xstrdup(!local && n >= 3 && f[2][0] ? f[2] : "(devel)");
 			last_dep = NULL;
 		}
 		for (size_t i = 0; i < n; i++)

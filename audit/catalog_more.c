@@ -4,7 +4,7 @@
  *   rpm     pkg:rpm/<os-release ID, else the vendor's first word, else "rpm">/<name>@<version>-<release>
  *           ?arch=…&epoch=…&distro=<ID>-<VERSION_ID>
  *   java    pkg:maven/<groupId>/<artifactId>@<version> (no namespace when no pom.properties)
- *   golang  pkg:golang/<module path>@<version>
+ *   golang  pkg:golang/<module path>@<version> (no version for "(devel)")
  *   gem     pkg:gem/<name>@<version> */
 #include "audit_int.h"
 
@@ -171,7 +171,7 @@ char *catalog_more_purl(const struct catalog_pkg *p, const char *distro_id, cons
 		free(u.s);
 		return NULL;
 	}
-	if (ver && ver[0]) {
+	if (ver && ver[0] && strcmp(ver, "(devel)")) { /* a Go main module built from a work tree */
 		purl_put(&u, "@", false, false);
 		purl_put(&u, ver, true, false);
 	}
