@@ -91,6 +91,7 @@ struct catalog_probe {
 	char *path;
 	uint64_t size;
 	uint64_t seen;
+	unsigned char head[4];
 	unsigned char tail[13];
 	size_t tail_len;
 };
@@ -155,9 +156,13 @@ static void catalog_probe_data(struct catalog_layer *cl, const void **buf, size_
 	struct catalog_probe *pr = &cl->probe;
 	const unsigned char *b = *buf;
 	size_t n = *len;
-	if (pr->seen == 0 && (n < 4 || memcmp(b, "\x7f" "ELF", 4))) {
-		pr->active = false;
-		return;
+	if (pr->seen < 4) { /* the ELF magic, which may come in pieces */
+		size_t take = n < 4 - pr->seen ? n : 4 - (size_t)pr->seen;
+		memcpy(pr->head + pr->seen, b, take);
+		if (pr->seen + take == 4 && memcmp(pr->head, "\x7f" "ELF", 4)) {
+			pr->active = false;
+			return;
+		}
 	}
 	pr->seen += n;
 	if (pr->tail_len) { /* the magic across the previous chunk's end */
