@@ -35,6 +35,7 @@ struct bdb {
 	uint32_t pagesize; /* 512 … 65536 */
 	uint32_t npages;   /* pages present in buf (≤ last_pgno + 1) */
 	uint32_t overhead; /* page header, plus the checksum when the file has one */
+	size_t budget;     /* overflow bytes still allowed: items sharing a chain cost each time */
 };
 
 static uint32_t bdb_u32(const struct bdb *d, const unsigned char *p)
@@ -73,14 +74,17 @@ static int bdb_open(struct bdb *d, const unsigned char *buf, size_t len, struct 
 	size_t have = len / d->pagesize;
 	d->npages = (uint32_t)(have < (size_t)last + 1 ? have : (size_t)last + 1);
 	d->overhead = BDB_PAGE_HDR + ((buf[26] & BDB_CHKSUM_FLAG) ? BDB_HMAC_SIZE : 0);
+	d->budget = 4 * len; /* a real database stores each value once */
 	return 0;
 }
 
 /* Assembles an off-page value: tlen bytes from the overflow chain starting at pgno. *out owned. */
-static int bdb_overflow(const struct bdb *d, uint32_t pgno, uint32_t tlen, unsigned char **out,
+static int bdb_overflow(struct bdb *d, uint32_t pgno, uint32_t tlen, unsigned char **out,
 			struct strata_err **err)
 {
 	STRATA_CHECK(tlen <= d->len, err, STRATA_EFORMAT, "Berkeley DB: overflow item of %u bytes", tlen);
+	STRATA_CHECK(tlen <= d->budget, err, STRATA_ELIMIT, "Berkeley DB: overflow items add up to more than 4 times the file");
+	d->budget -= tlen;
 	cleanup_free unsigned char *v = xmalloc(tlen ? tlen : 1);
 	size_t got = 0;
 	for (uint32_t hops = 0; got < tlen; hops++) {
@@ -102,7 +106,7 @@ static int bdb_overflow(const struct bdb *d, uint32_t pgno, uint32_t tlen, unsig
 
 /* Visits the data items of one hash page. Returns the number passed to cb, or -1 with *err;
  * *stop set when cb asked to stop. */
-static int bdb_hash_page(const struct bdb *d, uint32_t pgno, catalog_bdb_cb cb, void *ctx, bool *stop,
+static int bdb_hash_page(struct bdb *d, uint32_t pgno, catalog_bdb_cb cb, void *ctx, bool *stop,
 			 struct strata_err **err)
 {
 	const unsigned char *pg = bdb_page(d, pgno);

@@ -26,6 +26,7 @@
 #define JAVA_MAX_META (1u << 20)    /* a manifest or pom.properties read at most */
 #define JAVA_MAX_NESTED (32u << 20) /* a nested archive read at most */
 #define JAVA_MAX_ENTRIES 200000u    /* entries looked at per archive */
+#define JAVA_MAX_INFLATE (256u << 20) /* bytes decompressed per archive, nested ones included */
 
 static const char *const manifest_keys[] = {
 	"Implementation-Title", "Implementation-Version", "Implementation-Vendor", "Bundle-SymbolicName",
@@ -62,9 +63,12 @@ static void sb_field(struct sbuf *b, const char *k, const char *v, size_t vl)
 	sb_add(b, "\n", 1);
 }
 
-/* Reads the current entry's data (at most max bytes) into an owned buffer. */
-static char *entry_read(struct archive *a, size_t max, size_t *len)
+/* Reads the current entry's data (at most max bytes, and at most *budget, which it decreases:
+ * a zip bomb costs the budget, not the machine) into an owned buffer, or NULL. */
+static char *entry_read(struct archive *a, size_t max, size_t *budget, size_t *len)
 {
+	if (max > *budget)
+		max = *budget;
 	struct sbuf b = {0};
 	char chunk[16384];
 	la_ssize_t r;
@@ -76,6 +80,7 @@ static char *entry_read(struct archive *a, size_t max, size_t *len)
 		if (b.n >= max)
 			break;
 	}
+	*budget -= b.n;
 	if (r < 0) {
 		free(b.s);
 		return NULL;
@@ -169,7 +174,8 @@ static bool is_archive_name(const char *n)
 }
 
 /* Summarises one archive (name "" for the outer one); nested archives when depth is 0. */
-static void java_archive(struct sbuf *out, const void *buf, size_t len, bool streaming, const char *name, int depth)
+static void java_archive(struct sbuf *out, const void *buf, size_t len, bool streaming, const char *name, int depth,
+			 size_t *budget)
 {
 	struct archive *a = archive_read_new();
 	if (streaming)
@@ -184,24 +190,24 @@ static void java_archive(struct sbuf *out, const void *buf, size_t len, bool str
 	cleanup_free char *manifest = NULL;
 	size_t mlen = 0;
 	struct archive_entry *e;
-	for (unsigned n = 0; n < JAVA_MAX_ENTRIES && archive_read_next_header(a, &e) == ARCHIVE_OK; n++) {
+	for (unsigned n = 0; n < JAVA_MAX_ENTRIES && *budget && archive_read_next_header(a, &e) == ARCHIVE_OK; n++) {
 		const char *p = archive_entry_pathname(e);
 		if (!p || archive_entry_filetype(e) != AE_IFREG)
 			continue;
 		if (!manifest && !strcasecmp(p, "META-INF/MANIFEST.MF")) {
-			manifest = entry_read(a, JAVA_MAX_META, &mlen);
+			manifest = entry_read(a, JAVA_MAX_META, budget, &mlen);
 		} else if (!fnmatch("META-INF/maven/*/*/pom.properties", p, FNM_PATHNAME)) {
 			cleanup_free char *ent = xstrdup(p);
 			size_t pl = 0;
-			cleanup_free char *props = entry_read(a, JAVA_MAX_META, &pl);
+			cleanup_free char *props = entry_read(a, JAVA_MAX_META, budget, &pl);
 			if (props)
 				pom_summarize(&poms, name, ent, props, pl);
 		} else if (depth == 0 && is_archive_name(p) && archive_entry_size(e) <= (la_int64_t)JAVA_MAX_NESTED) {
 			cleanup_free char *ent = xstrdup(p);
 			size_t nl = 0;
-			cleanup_free char *inner = entry_read(a, JAVA_MAX_NESTED, &nl);
+			cleanup_free char *inner = entry_read(a, JAVA_MAX_NESTED, budget, &nl);
 			if (inner)
-				java_archive(&poms, inner, nl, false, ent, depth + 1);
+				java_archive(&poms, inner, nl, false, ent, depth + 1, budget);
 		}
 	}
 	archive_read_free(a);
@@ -218,7 +224,8 @@ static void java_archive(struct sbuf *out, const void *buf, size_t len, bool str
 char *catalog_java_summarize(const void *buf, size_t len, bool truncated, size_t *out_len)
 {
 	struct sbuf out = {0};
-	java_archive(&out, buf, len, truncated, "", 0);
+	size_t budget = JAVA_MAX_INFLATE;
+	java_archive(&out, buf, len, truncated, "", 0, &budget);
 	*out_len = out.n;
 	return out.s;
 }

@@ -87,8 +87,10 @@ void catalog_more_lang(const struct vis_list *vl, struct catalog_set *s)
 
 char *catalog_more_key(const struct catalog_pkg *p)
 {
+	/* gpg-pubkey entries (no arch) share one name: their version (the key id) tells them apart. */
 	if (!strcmp(p->type, "rpm"))
-		return xasprintf("rpm/%s:%s", p->name, p->arch ? p->arch : "");
+		return p->arch ? xasprintf("rpm/%s:%s", p->name, p->arch)
+			       : xasprintf("rpm/%s:-%s", p->name, p->version ? p->version : "");
 	if (!strcmp(p->type, "java") || !strcmp(p->type, "golang") || !strcmp(p->type, "gem"))
 		return xasprintf("%s/%s/%s", p->type, p->path, p->name); /* path: the archive, binary or gemspec */
 	return NULL;
