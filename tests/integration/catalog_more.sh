@@ -19,7 +19,8 @@
 #     with a replaced dependency: every mod/dep line of `go version -m`.
 #  5. Ruby: rainbow's gemspec from Debian's ruby-rainbow (copied, reported: name and version of
 #     its RubyGems stub line, licenses) and rake installed with dpkg (the deb's, not reported).
-#  6. The SBOM reports still parse and carry every purl.
+#  6. The SBOM reports carry every purl and pass the validators of tests/integration/sbom_schema.sh
+#     (CycloneDX 1.5 schema with ajv, SPDX 2.3 constraints).
 . "$(dirname "$0")/lib/common.sh"
 need_strata
 . "$REPO/tools/debtree.sh"
@@ -315,5 +316,30 @@ jq -r '.components[].purl // empty' "$L/cdx.json" | LC_ALL=C sort >"$L/cdx_purls
 jq -r '.packages[].externalRefs[]? | select(.referenceType == "purl") | .referenceLocator' "$L/spdx.json" | LC_ALL=C sort >"$L/spdx_purls.txt"
 same_nonempty "sbom.cdx.json carries every purl" "$L/purls.txt" "$L/cdx_purls.txt"
 same_nonempty "sbom.spdx.json carries every purl" "$L/purls.txt" "$L/spdx_purls.txt"
+# The same validators as tests/integration/sbom_schema.sh: ajv with the official CycloneDX 1.5
+# schema (tools/deps.sh installs it), the SPDX 2.3 constraints checker.
+NPM_DIR=${STRATA_TEST_NPM:-/var/cache/strata-test}
+AJV=$NPM_DIR/node_modules/.bin/ajv S=$NPM_DIR/schemas
+if [ -x "$AJV" ] && [ -f "$S/bom-1.5.schema.json" ]; then
+	(cd "$NPM_DIR" && "$AJV" validate --spec=draft7 --strict=false -c ajv-formats -s "$S/bom-1.5.schema.json" \
+		-r "$S/spdx.schema.json" -r "$S/jsf-0.82.schema.json" -d "$L/cdx.json") >"$L/ajv.out" 2>&1
+	ok $? "sbom.cdx.json of the Java/Go/Ruby/deb image is valid CycloneDX 1.5 (ajv)" || diag <"$L/ajv.out"
+else
+	skip "sbom.cdx.json against the CycloneDX 1.5 schema" "no ajv/schemas under $NPM_DIR"
+fi
+IDS=/usr/share/nodejs/spdx-license-ids
+python3 "$REPO/tests/integration/lib/spdx23_check.py" "$L/spdx.json" "$IDS/index.json" "$IDS/deprecated.json" >"$L/spdx.out" 2>&1
+ok $? "sbom.spdx.json meets SPDX 2.3's constraints" || diag <"$L/spdx.out"
+if [ -n "${R:-}" ] && [ -f "$R/img.db" ]; then
+	"$STRATA" report "$R/img.db" sbom.spdx.json >"$R/spdx.json" 2>/dev/null
+	python3 "$REPO/tests/integration/lib/spdx23_check.py" "$R/spdx.json" "$IDS/index.json" "$IDS/deprecated.json" >"$R/spdx.out" 2>&1
+	ok $? "rpm image: sbom.spdx.json meets SPDX 2.3's constraints" || diag <"$R/spdx.out"
+	if [ -x "$AJV" ] && [ -f "$S/bom-1.5.schema.json" ]; then
+		"$STRATA" report "$R/img.db" sbom.cdx.json >"$R/cdx.json" 2>/dev/null
+		(cd "$NPM_DIR" && "$AJV" validate --spec=draft7 --strict=false -c ajv-formats -s "$S/bom-1.5.schema.json" \
+			-r "$S/spdx.schema.json" -r "$S/jsf-0.82.schema.json" -d "$R/cdx.json") >"$R/ajv.out" 2>&1
+		ok $? "rpm image: sbom.cdx.json is valid CycloneDX 1.5 (ajv)" || diag <"$R/ajv.out"
+	fi
+fi
 
 tap_done
