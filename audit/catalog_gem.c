@@ -75,5 +75,6 @@ int catalog_gem_spec(struct catalog_set *s, const char *buf, size_t len, const c
 	p->version = steal_pointer(&version);
 	p->license = steal_pointer(&license);
 	p->path = xstrdup(path);
+	catalog_pkg_add_file(p, path, NULL, NULL); /* the specification is the gem's */
 	return 1;
 }

@@ -13,7 +13,8 @@
  *   build <key>=<value>
  * Binaries of older toolchains (pointers to strings elsewhere in the binary) carry no inline
  * strings; they are not cataloged. The search needs no ELF parsing: the capture scanner keeps the
- * bytes from the magic on (audit/catalog.c), and this parser also accepts a whole binary. */
+ * bytes from the magic on (audit/catalog.c), and this parser also accepts a whole binary. The main
+ * module's package owns the binary (package_file). */
 #include "audit_int.h"
 
 #include <string.h>
@@ -110,7 +111,7 @@ int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, con
 			free(main_path);
 			main_path = xstrdup(f[1]);
 		} else if (n >= 3 && !strcmp(f[0], "mod") && f[1][0]) {
-			go_add(s, f[1], f[2], path);
+			catalog_pkg_add_file(go_add(s, f[1], f[2], path), path, NULL, NULL);
 			have_mod = true;
 			last_dep = NULL;
 		} else if (n >= 3 && !strcmp(f[0], "dep") && f[1][0]) {
@@ -132,7 +133,7 @@ int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, con
 	}
 	/* Built outside module mode (GOPATH, as Debian does): the main package path is all there is. */
 	if (!have_mod && main_path && main_path[0])
-		go_add(s, main_path, NULL, path);
+		catalog_pkg_add_file(go_add(s, main_path, NULL, path), path, NULL, NULL);
 	/* The standard library the binary was linked with ("go1.19.8"). */
 	if (verl > 2 && !memcmp(ver, "go", 2)) {
 		cleanup_free char *v = xstrndup(ver + 2, verl - 2);

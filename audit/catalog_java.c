@@ -13,7 +13,8 @@
  *     artifactId begins the file name (or its only one) is that Maven artifact, name
  *     "groupId:artifactId"; other pom.properties are artifacts shaded into it; an archive without
  *     one is named by its manifest (Implementation-Title, Bundle-SymbolicName, Bundle-Name) or
- *     file name, versioned by Implementation-Version, Bundle-Version or the file name's version. */
+ *     file name, versioned by Implementation-Version, Bundle-Version or the file name's version.
+ *     The outer archive's package owns the archive file (package_file). */
 #include "audit_int.h"
 
 #include <archive.h>
@@ -353,6 +354,8 @@ int catalog_java_summary(struct catalog_set *s, const char *buf, size_t len, con
 		}
 		p->license = a->license ? xstrdup(a->license) : NULL;
 		p->vendor = a->vendor ? xstrdup(a->vendor) : NULL;
+		if (!a->archive[0]) /* the archive file is this package's (not a nested or shaded one's) */
+			catalog_pkg_add_file(p, path, NULL, NULL);
 		/* Artifacts shaded into this archive. */
 		for (size_t j = 0; j < c.n; j++) {
 			const struct jstanza *q = &c.v[j];

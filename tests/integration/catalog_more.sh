@@ -254,6 +254,9 @@ same_nonempty "java: packages equal the pom.properties / manifests unzip reads (
 jp=$(q "$L/img.db" "SELECT name || ' ' || path || ' ' || purl FROM package WHERE type = 'java' AND name IN ('com.acme:inner', 'com.google:shaded-dep', 'org.example:demo') ORDER BY name" | tr '\n' ';')
 [ "$jp" = "com.acme:inner /srv/app.war!/WEB-INF/lib/inner-0.9.jar pkg:maven/com.acme/inner@0.9;com.google:shaded-dep /opt/lib/fat-3.0.jar!/META-INF/maven/com.google/shaded-dep/pom.properties pkg:maven/com.google/shaded-dep@1.1;org.example:demo /opt/lib/demo-1.0.jar pkg:maven/org.example/demo@1.0;" ]
 ok $? "java: evidence paths (nested: archive!/entry) and purls ($jp)"
+own=$(q "$L/img.db" "SELECT f.path || ' ' || p.name FROM package_file f JOIN package p ON p.id = f.package WHERE p.type = 'java' ORDER BY f.path" | tr '\n' ';')
+[ "$own" = "/opt/lib/demo-1.0.jar org.example:demo;/opt/lib/fat-3.0.jar org.example:fat;/opt/lib/plain-lib-2.3.jar org.plain.lib;/srv/app.war webapp;" ]
+ok $? "java: each archive file is owned by its own package, not by nested or shaded ones ($own)"
 jl=$(q "$L/img.db" "SELECT p.name, l.spdx FROM license l JOIN package p ON p.id = l.package WHERE p.type = 'java'" | tr '\t' ' ')
 [ "$jl" = "org.plain.lib Apache-2.0" ]; ok $? "java: Bundle-License ($jl)"
 
@@ -273,6 +276,8 @@ if [ "$have_debs" = 1 ]; then
 	owned=$(q "$L/img.db" "SELECT count(*) FROM package WHERE type = 'golang' AND path = '/usr/bin/fzf'")
 	debfzf=$(q "$L/img.db" "SELECT count(*) FROM package WHERE type = 'deb' AND name = 'fzf'")
 	[ "$owned" = 0 ] && [ "$debfzf" = 1 ]; ok $? "go: /usr/bin/fzf is the fzf deb's, not reported twice"
+	own=$(q "$L/img.db" "SELECT p.name FROM package_file f JOIN package p ON p.id = f.package WHERE f.path = '/opt/fzf/fzf'")
+	[ "$own" = "$refpath" ]; ok $? "go: /opt/fzf/fzf is owned by its main package ($own)"
 	purl=$(q "$L/img.db" "SELECT purl FROM package WHERE type = 'golang' AND path = '/opt/fzf/fzf' AND name <> 'stdlib'")
 	[ "$purl" = "pkg:golang/$refpath" ]; ok $? "go: purl $purl"
 
