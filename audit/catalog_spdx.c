@@ -80,6 +80,15 @@ static const struct {
 	{"GPLv3+", "GPL-3.0-or-later"},
 	{"LGPLv2+", "LGPL-2.0-or-later"},
 	{"LGPLv3+", "LGPL-3.0-or-later"},
+	/* Fedora/RHEL legacy rpm License short names (rpm cataloger). */
+	{"ASL 2.0", "Apache-2.0"},
+	{"ASL 1.1", "Apache-1.1"},
+	{"Boost", "BSL-1.0"},
+	{"OpenLDAP", "OLDAP-2.8"},
+	{"MPLv2.0", "MPL-2.0"},
+	{"MPLv1.1", "MPL-1.1"},
+	{"LGPLv3", "LGPL-3.0-only"},
+	{"GPL+", "GPL-1.0-or-later"},
 };
 
 /* NAME-N[.M][+] → the list's spelling, or NULL. */
