@@ -31,11 +31,11 @@
 struct bdb {
 	const unsigned char *buf;
 	size_t len;
-	bool be;           /* big-endian file */
+	bool be;	   /* big-endian file */
 	uint32_t pagesize; /* 512 … 65536 */
 	uint32_t npages;   /* pages present in buf (≤ last_pgno + 1) */
 	uint32_t overhead; /* page header, plus the checksum when the file has one */
-	size_t budget;     /* overflow bytes still allowed: items sharing a chain cost each time */
+	size_t budget;	   /* overflow bytes still allowed: items sharing a chain cost each time */
 };
 
 static uint32_t bdb_u32(const struct bdb *d, const unsigned char *p)
@@ -69,7 +69,8 @@ static int bdb_open(struct bdb *d, const unsigned char *buf, size_t len, struct 
 	STRATA_CHECK(d->pagesize >= 512 && d->pagesize <= 65536 && !(d->pagesize & (d->pagesize - 1)), err,
 		     STRATA_EFORMAT, "Berkeley DB: page size %u", d->pagesize);
 	STRATA_CHECK(buf[24] == 0, err, STRATA_EUNSUPPORTED, "Berkeley DB: encrypted");
-	STRATA_CHECK(buf[25] == BDB_P_HASHMETA, err, STRATA_EFORMAT, "Berkeley DB: meta page type %u", buf[25]);
+	STRATA_CHECK(buf[25] == BDB_P_HASHMETA, err, STRATA_EFORMAT, "Berkeley DB: meta page type %u",
+		     buf[25]);
 	uint32_t last = bdb_u32(d, buf + 32);
 	size_t have = len / d->pagesize;
 	d->npages = (uint32_t)(have < (size_t)last + 1 ? have : (size_t)last + 1);
@@ -83,7 +84,8 @@ static int bdb_overflow(struct bdb *d, uint32_t pgno, uint32_t tlen, unsigned ch
 			struct strata_err **err)
 {
 	STRATA_CHECK(tlen <= d->len, err, STRATA_EFORMAT, "Berkeley DB: overflow item of %u bytes", tlen);
-	STRATA_CHECK(tlen <= d->budget, err, STRATA_ELIMIT, "Berkeley DB: overflow items add up to more than 4 times the file");
+	STRATA_CHECK(tlen <= d->budget, err, STRATA_ELIMIT,
+		     "Berkeley DB: overflow items add up to more than 4 times the file");
 	d->budget -= tlen;
 	cleanup_free unsigned char *v = xmalloc(tlen ? tlen : 1);
 	size_t got = 0;
@@ -126,7 +128,8 @@ static int bdb_hash_page(struct bdb *d, uint32_t pgno, catalog_bdb_cb cb, void *
 			*stop = cb(ctx, item + 1, ilen - 1) != 0;
 			n++;
 		} else if (item[0] == BDB_H_OFFPAGE) {
-			STRATA_CHECK(ilen >= 12, err, STRATA_EFORMAT, "Berkeley DB: page %u: short off-page item", pgno);
+			STRATA_CHECK(ilen >= 12, err, STRATA_EFORMAT,
+				     "Berkeley DB: page %u: short off-page item", pgno);
 			cleanup_free unsigned char *v = NULL;
 			uint32_t tlen = bdb_u32(d, item + 8);
 			if (bdb_overflow(d, bdb_u32(d, item + 4), tlen, &v, err) < 0)

@@ -66,7 +66,8 @@ int catalog_gem_spec(struct catalog_set *s, const char *buf, size_t len, const c
 			name = gem_literals(v, vl, "", true);
 		else if (fl == 7 && !memcmp(f, "version", 7) && !version)
 			version = gem_literals(v, vl, "", true);
-		else if (((fl == 8 && !memcmp(f, "licenses", 8)) || (fl == 7 && !memcmp(f, "license", 7))) && !license)
+		else if (((fl == 8 && !memcmp(f, "licenses", 8)) || (fl == 7 && !memcmp(f, "license", 7))) &&
+			 !license)
 			license = gem_literals(v, vl, " OR ", false);
 	}
 	if (!name || !name[0])

@@ -69,7 +69,8 @@ static size_t go_fields(const char *line, size_t ll, char *f[4])
 	return n;
 }
 
-static struct catalog_pkg *go_add(struct catalog_set *s, const char *name, const char *version, const char *path)
+static struct catalog_pkg *go_add(struct catalog_set *s, const char *name, const char *version,
+				  const char *path)
 {
 	struct catalog_pkg *p = catalog_set_add(s, "golang", name);
 	p->version = version && version[0] ? xstrdup(version) : NULL;
@@ -118,7 +119,8 @@ int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, con
 			last_dep = go_add(s, f[1], f[2], path);
 		} else if (n >= 2 && !strcmp(f[0], "=>") && last_dep && f[1][0]) {
 			/* The replacement is what is built in: another module's path and version, or a
-			 * local directory ("../x", "/src/x"): the module keeps its path, version "(devel)". */
+			 * local directory ("../x", "/src/x"): the module keeps its path, version "(devel)".
+			 */
 			bool local = f[1][0] == '.' || f[1][0] == '/';
 			if (!local) {
 				free(last_dep->name);

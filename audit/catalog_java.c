@@ -24,15 +24,23 @@
 #include <string.h>
 #include <strings.h>
 
-#define JAVA_MAX_META (1u << 20)    /* a manifest or pom.properties read at most */
-#define JAVA_MAX_NESTED (32u << 20) /* a nested archive read at most */
-#define JAVA_MAX_ENTRIES 200000u    /* entries looked at per archive */
+#define JAVA_MAX_META (1u << 20)      /* a manifest or pom.properties read at most */
+#define JAVA_MAX_NESTED (32u << 20)   /* a nested archive read at most */
+#define JAVA_MAX_ENTRIES 200000u      /* entries looked at per archive */
 #define JAVA_MAX_INFLATE (256u << 20) /* bytes decompressed per archive, nested ones included */
 
 static const char *const manifest_keys[] = {
-	"Implementation-Title", "Implementation-Version", "Implementation-Vendor", "Bundle-SymbolicName",
-	"Bundle-Name", "Bundle-Version", "Bundle-Vendor", "Bundle-License", "Specification-Title",
-	"Specification-Version", NULL,
+    "Implementation-Title",
+    "Implementation-Version",
+    "Implementation-Vendor",
+    "Bundle-SymbolicName",
+    "Bundle-Name",
+    "Bundle-Version",
+    "Bundle-Vendor",
+    "Bundle-License",
+    "Specification-Title",
+    "Specification-Version",
+    NULL,
 };
 
 struct sbuf {
@@ -175,8 +183,8 @@ static bool is_archive_name(const char *n)
 }
 
 /* Summarises one archive (name "" for the outer one); nested archives when depth is 0. */
-static void java_archive(struct sbuf *out, const void *buf, size_t len, bool streaming, const char *name, int depth,
-			 size_t *budget)
+static void java_archive(struct sbuf *out, const void *buf, size_t len, bool streaming, const char *name,
+			 int depth, size_t *budget)
 {
 	struct archive *a = archive_read_new();
 	if (streaming)
@@ -191,7 +199,8 @@ static void java_archive(struct sbuf *out, const void *buf, size_t len, bool str
 	cleanup_free char *manifest = NULL;
 	size_t mlen = 0;
 	struct archive_entry *e;
-	for (unsigned n = 0; n < JAVA_MAX_ENTRIES && *budget && archive_read_next_header(a, &e) == ARCHIVE_OK; n++) {
+	for (unsigned n = 0; n < JAVA_MAX_ENTRIES && *budget && archive_read_next_header(a, &e) == ARCHIVE_OK;
+	     n++) {
 		const char *p = archive_entry_pathname(e);
 		if (!p || archive_entry_filetype(e) != AE_IFREG)
 			continue;
@@ -203,7 +212,8 @@ static void java_archive(struct sbuf *out, const void *buf, size_t len, bool str
 			cleanup_free char *props = entry_read(a, JAVA_MAX_META, budget, &pl);
 			if (props)
 				pom_summarize(&poms, name, ent, props, pl);
-		} else if (depth == 0 && is_archive_name(p) && archive_entry_size(e) <= (la_int64_t)JAVA_MAX_NESTED) {
+		} else if (depth == 0 && is_archive_name(p) &&
+			   archive_entry_size(e) <= (la_int64_t)JAVA_MAX_NESTED) {
 			cleanup_free char *ent = xstrdup(p);
 			size_t nl = 0;
 			cleanup_free char *inner = entry_read(a, JAVA_MAX_NESTED, budget, &nl);
@@ -306,7 +316,7 @@ static void file_name_split(const char *file, char **name, char **version)
 static struct catalog_pkg *java_add_pom(struct catalog_set *s, const struct jstanza *pom, const char *path)
 {
 	cleanup_free char *name = pom->group && pom->group[0] ? xasprintf("%s:%s", pom->group, pom->artifact)
-								: xstrdup(pom->artifact);
+							      : xstrdup(pom->artifact);
 	struct catalog_pkg *p = catalog_set_add(s, "java", name);
 	p->version = pom->version && pom->version[0] ? xstrdup(pom->version) : NULL;
 	p->path = xstrdup(path);
@@ -322,7 +332,8 @@ int catalog_java_summary(struct catalog_set *s, const char *buf, size_t len, con
 		const struct jstanza *a = &c.v[i];
 		if (a->pom)
 			continue;
-		cleanup_free char *apath = a->archive[0] ? xasprintf("%s!/%s", path, a->archive) : xstrdup(path);
+		cleanup_free char *apath =
+		    a->archive[0] ? xasprintf("%s!/%s", path, a->archive) : xstrdup(path);
 		cleanup_free char *fname = NULL, *fversion = NULL;
 		file_name_split(a->archive[0] ? a->archive : path, &fname, &fversion);
 		/* This archive's pom.properties: the Pom stanzas with the same Archive value. */
@@ -338,7 +349,8 @@ int catalog_java_summary(struct catalog_set *s, const char *buf, size_t len, con
 		}
 		if (!main_pom && npoms == 1)
 			for (size_t j = 0; j < c.n; j++)
-				if (c.v[j].pom && !strcmp(c.v[j].archive, a->archive) && c.v[j].artifact && c.v[j].artifact[0])
+				if (c.v[j].pom && !strcmp(c.v[j].archive, a->archive) && c.v[j].artifact &&
+				    c.v[j].artifact[0])
 					main_pom = &c.v[j];
 		struct catalog_pkg *p;
 		if (main_pom) {
@@ -359,7 +371,8 @@ int catalog_java_summary(struct catalog_set *s, const char *buf, size_t len, con
 		/* Artifacts shaded into this archive. */
 		for (size_t j = 0; j < c.n; j++) {
 			const struct jstanza *q = &c.v[j];
-			if (!q->pom || q == main_pom || strcmp(q->archive, a->archive) || !q->artifact || !q->artifact[0])
+			if (!q->pom || q == main_pom || strcmp(q->archive, a->archive) || !q->artifact ||
+			    !q->artifact[0])
 				continue;
 			cleanup_free char *qpath = xasprintf("%s!/%s", apath, q->pom);
 			java_add_pom(s, q, qpath);

@@ -13,11 +13,11 @@
 #include <strings.h>
 
 static const char *const rpmdb_paths[] = {
-	"usr/lib/sysimage/rpm/rpmdb.sqlite", /* Fedora 36+, RHEL 9 (var/lib/rpm links here) */
-	"var/lib/rpm/rpmdb.sqlite",
-	"usr/lib/sysimage/rpm/Packages",
-	"var/lib/rpm/Packages", /* Berkeley DB: RHEL/CentOS ≤ 8 */
-	NULL,
+    "usr/lib/sysimage/rpm/rpmdb.sqlite", /* Fedora 36+, RHEL 9 (var/lib/rpm links here) */
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/Packages",
+    "var/lib/rpm/Packages", /* Berkeley DB: RHEL/CentOS ≤ 8 */
+    NULL,
 };
 
 static bool ends_with(const char *s, const char *suf)
@@ -65,7 +65,7 @@ void catalog_more_os(const struct vis_list *vl, struct catalog_set *s)
 		cleanup_free char *abs = xasprintf("/%s", v->path);
 		cleanup_err struct strata_err *err = NULL;
 		int n = ends_with(v->path, ".sqlite") ? catalog_rpm_sqlite(s, v->data, v->len, abs, &err)
-						       : catalog_rpm_bdb(s, v->data, v->len, abs, &err);
+						      : catalog_rpm_bdb(s, v->data, v->len, abs, &err);
 		if (n >= 0)
 			return;
 	}
@@ -78,7 +78,8 @@ void catalog_more_lang(const struct vis_list *vl, struct catalog_set *s)
 		cleanup_free char *abs = xasprintf("/%s", v->path);
 		if (v->len >= 14 && !memcmp(v->data, "\xff Go buildinf:", 14))
 			catalog_go_buildinfo(s, v->data, v->len, abs);
-		else if (ends_with(v->path, ".jar") || ends_with(v->path, ".war") || ends_with(v->path, ".ear"))
+		else if (ends_with(v->path, ".jar") || ends_with(v->path, ".war") ||
+			 ends_with(v->path, ".ear"))
 			catalog_java_summary(s, v->data, v->len, abs);
 		else if (is_gemspec(v->path))
 			catalog_gem_spec(s, v->data, v->len, abs);
@@ -92,7 +93,8 @@ char *catalog_more_key(const struct catalog_pkg *p)
 		return p->arch ? xasprintf("rpm/%s:%s", p->name, p->arch)
 			       : xasprintf("rpm/%s:-%s", p->name, p->version ? p->version : "");
 	if (!strcmp(p->type, "java") || !strcmp(p->type, "golang") || !strcmp(p->type, "gem"))
-		return xasprintf("%s/%s/%s", p->type, p->path, p->name); /* path: the archive, binary or gemspec */
+		return xasprintf("%s/%s/%s", p->type, p->path,
+				 p->name); /* path: the archive, binary or gemspec */
 	return NULL;
 }
 
@@ -108,7 +110,8 @@ static void purl_put(struct purl *u, const char *s, bool encode, bool keep_slash
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		u->s = xrealloc(u->s, u->n + 4);
-		if (!encode || isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~' || (keep_slash && c == '/'))
+		if (!encode || isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~' ||
+		    (keep_slash && c == '/'))
 			u->s[u->n++] = (char)c;
 		else
 			u->n += (size_t)snprintf(u->s + u->n, 4, "%%%02X", c);

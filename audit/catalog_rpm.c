@@ -92,14 +92,24 @@ static bool rpm_hdr_find(const struct rpm_hdr *h, uint32_t tag, struct rpm_ent *
 		switch (e->type) {
 		case RPM_T_CHAR:
 		case RPM_T_INT8:
-		case RPM_T_BIN: sz = 1; break;
-		case RPM_T_INT16: sz = 2; break;
-		case RPM_T_INT32: sz = 4; break;
-		case RPM_T_INT64: sz = 8; break;
+		case RPM_T_BIN:
+			sz = 1;
+			break;
+		case RPM_T_INT16:
+			sz = 2;
+			break;
+		case RPM_T_INT32:
+			sz = 4;
+			break;
+		case RPM_T_INT64:
+			sz = 8;
+			break;
 		case RPM_T_STRING:
 		case RPM_T_STRING_ARRAY:
-		case RPM_T_I18NSTRING: return memchr(h->data + e->off, '\0', h->dl - e->off) != NULL;
-		default: return false;
+		case RPM_T_I18NSTRING:
+			return memchr(h->data + e->off, '\0', h->dl - e->off) != NULL;
+		default:
+			return false;
 		}
 		return sz * e->count <= h->dl - e->off;
 	}
@@ -153,12 +163,18 @@ static const unsigned char *rpm_hdr_int32s(const struct rpm_hdr *h, uint32_t tag
 static const char *digest_algo_name(uint32_t algo)
 {
 	switch (algo) {
-	case 1: return "md5";
-	case 2: return "sha1";
-	case 8: return "sha256";
-	case 9: return "sha384";
-	case 10: return "sha512";
-	default: return "digest";
+	case 1:
+		return "md5";
+	case 2:
+		return "sha1";
+	case 8:
+		return "sha256";
+	case 9:
+		return "sha384";
+	case 10:
+		return "sha512";
+	default:
+		return "digest";
 	}
 }
 
@@ -183,7 +199,8 @@ static void rpm_add_files(struct catalog_pkg *p, const struct rpm_hdr *h)
 		cleanup_free char *path = xasprintf("%s%s", dirs[d], base[i]);
 		if (path[0] != '/')
 			continue;
-		cleanup_free char *digest = dig && ndig == nb && dig[i][0] ? xasprintf("%s:%s", aname, dig[i]) : NULL;
+		cleanup_free char *digest =
+		    dig && ndig == nb && dig[i][0] ? xasprintf("%s:%s", aname, dig[i]) : NULL;
 		bool conf = flags && nflags == nb && (be32(flags + (size_t)i * 4) & RPMFILE_CONFIG);
 		catalog_pkg_add_file(p, path, digest, conf ? "conffile" : NULL);
 	}
@@ -211,9 +228,9 @@ int catalog_rpm_header(struct catalog_set *s, const unsigned char *blob, size_t 
 	/* SOURCERPM "NAME-VERSION-RELEASE.src.rpm" → source NAME, source_version VERSION-RELEASE. */
 	cleanup_free char *srpm = rpm_hdr_string(&h, RPMTAG_SOURCERPM);
 	size_t sl = srpm ? strlen(srpm) : 0;
-	size_t cut = sl > 8 && !strcmp(srpm + sl - 8, ".src.rpm")	  ? 8
+	size_t cut = sl > 8 && !strcmp(srpm + sl - 8, ".src.rpm")	? 8
 		     : sl > 10 && !strcmp(srpm + sl - 10, ".nosrc.rpm") ? 10
-									  : 0;
+									: 0;
 	if (cut) {
 		srpm[sl - cut] = '\0';
 		char *r = strrchr(srpm, '-');
@@ -302,7 +319,8 @@ static int bdb_value(void *ctx, const unsigned char *val, size_t len)
 	return 0;
 }
 
-int catalog_rpm_bdb(struct catalog_set *s, const void *buf, size_t len, const char *path, struct strata_err **err)
+int catalog_rpm_bdb(struct catalog_set *s, const void *buf, size_t len, const char *path,
+		    struct strata_err **err)
 {
 	struct bdb_ctx c = {s, path, 0};
 	if (catalog_bdb_hash_values(buf, len, bdb_value, &c, err) < 0)

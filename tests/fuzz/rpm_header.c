@@ -1,8 +1,8 @@
 /* tests/fuzz/rpm_header.c — libFuzzer target for the rpm header blob parser and the Berkeley DB
  * hash reader (audit/catalog_rpm.c, audit/catalog_bdb.c), and, on the same bytes, the Go build
- * info, gemspec and Java archive readers (audit/catalog_go.c, catalog_gem.c, catalog_java.c): any bytes must parse
- * without crashing, reading out of bounds or leaking; a package found has a type and a name, every
- * file it owns is an absolute path, and an error leaves no package behind. */
+ * info, gemspec and Java archive readers (audit/catalog_go.c, catalog_gem.c, catalog_java.c): any bytes must
+ * parse without crashing, reading out of bounds or leaking; a package found has a type and a name, every file
+ * it owns is an absolute path, and an error leaves no package behind. */
 #include "../../audit/audit_int.h"
 
 #include <stdlib.h>

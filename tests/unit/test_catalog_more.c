@@ -47,8 +47,11 @@ static char *stream_capture(const char *buf, size_t len, size_t chunk, size_t *n
 	*n = 0;
 	if (ops->init(ops->ctx, db, &err) == 0) {
 		void *st = ops->layer_begin(ops->ctx, 1);
-		struct index_scan_entry e = {.layer = 1, .entry_id = (1ll << 32) | 1, .path = "usr/bin/app",
-					     .type = OVERLAY_T_REG, .size = len};
+		struct index_scan_entry e = {.layer = 1,
+					     .entry_id = (1ll << 32) | 1,
+					     .path = "usr/bin/app",
+					     .type = OVERLAY_T_REG,
+					     .size = len};
 		if (ops->file_begin(st, &e))
 			for (size_t off = 0; off < len; off += chunk)
 				ops->file_data(st, buf + off, len - off < chunk ? len - off : chunk);
@@ -105,8 +108,9 @@ static void check_binary(const char *what, const char *buf, size_t len)
 		char *cap = stream_capture(buf, len, chunks[i], &n);
 		bool same = cap && n == want && !memcmp(cap, buf + at, n);
 		char *streamed = cap ? pkgs_text(cap, n) : xstrdup("");
-		ok(same && !strcmp(streamed, whole), "%s in %zu-byte chunks: %zu bytes captured from the magic at %ld, same packages",
-		   what, chunks[i], n, at);
+		ok(same && !strcmp(streamed, whole),
+		   "%s in %zu-byte chunks: %zu bytes captured from the magic at %ld, same packages", what,
+		   chunks[i], n, at);
 		free(streamed);
 		free(cap);
 	}
@@ -131,11 +135,15 @@ static char *make_binary(size_t len, size_t at)
 		x = x * 1103515245u + 12345u;
 		b[i] = (char)(x >> 16);
 	}
-	memcpy(b, "\x7f" "ELF", 4);
+	memcpy(b,
+	       "\x7f"
+	       "ELF",
+	       4);
 	static const char ver[] = "go1.21.4";
-	static const char mod[] = "path\texample.com/tool\nmod\texample.com/tool\tv1.2.3\th1:abc=\n"
-				  "dep\tgolang.org/x/sys\tv0.15.0\th1:def=\n=>\tgithub.com/fork/sys\tv0.15.1\th1:ghi=\n"
-				  "build\tGOOS=linux\n";
+	static const char mod[] =
+	    "path\texample.com/tool\nmod\texample.com/tool\tv1.2.3\th1:abc=\n"
+	    "dep\tgolang.org/x/sys\tv0.15.0\th1:def=\n=>\tgithub.com/fork/sys\tv0.15.1\th1:ghi=\n"
+	    "build\tGOOS=linux\n";
 	char info[512];
 	size_t o = 0;
 	memcpy(info, "\xff Go buildinf:", 14);
@@ -200,7 +208,9 @@ int main(void)
 				if (v) {
 					v[strcspn(v, "\n")] = '\0';
 					char *want = xasprintf("stdlib %s\n", v + 4);
-					ok(strstr(t, want) != NULL, "%s: stdlib version as `go version` prints (%s)", g.gl_pathv[0], v + 2);
+					ok(strstr(t, want) != NULL,
+					   "%s: stdlib version as `go version` prints (%s)", g.gl_pathv[0],
+					   v + 2);
 					free(want);
 				}
 				free(t);
