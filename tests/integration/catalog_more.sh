@@ -5,7 +5,8 @@
 #     `rpm --root TREE -i --justdb`-like installs (files and an sqlite rpmdb), a second layer
 #     upgrading one of them with `rpm -U`: the package list equals `rpm -qa`, every file `rpm -qal`
 #     lists is attributed as `rpm -qf` says, config files as `rpm -qac`, digests as sha256sum of
-#     the installed files, licenses as %{LICENSE}, the per-layer upgrade, the purl; a Python
+#     the installed files, licenses as %{LICENSE}, the per-layer upgrade, the purl, the mount's
+#     user.strata.package as `rpm -qf`; a Python
 #     dist-info and a jar shipped inside an rpm are the rpm's (not reported twice).
 #  2. Berkeley DB: the same headers loaded into a real hash database with db5.3_load (512-byte
 #     pages: headers on overflow pages; 16 KiB pages: headers on the hash pages), checked by
@@ -22,6 +23,7 @@
 #  6. The SBOM reports carry every purl and pass the validators of tests/integration/sbom_schema.sh
 #     (CycloneDX 1.5 schema with ajv, SPDX 2.3 constraints).
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/mount.sh"
 need_strata
 . "$REPO/tools/debtree.sh"
 
@@ -133,6 +135,22 @@ EOF
 	want=$(rpmq "$R/t2" -q --qf 'pkg:rpm/fedora/%{NAME}@%{VERSION}-%{RELEASE}?arch=%{ARCH}&epoch=%{EPOCH}&distro=fedora-39' hello-strata)
 	got=$(q "$R/img.db" "SELECT purl FROM package WHERE name = 'hello-strata'")
 	[ -n "$got" ] && [ "$got" = "$want" ]; ok $? "rpm: purl $got"
+
+	# The mount: user.strata.package of every regular file rpm -qal lists equals rpm -qf.
+	if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && command -v getfattr >/dev/null &&
+		smount "$R/img.tar" "$R/mnt" --index "$R/img.db" 2>"$R/mount.err"; then
+		: >"$R/ref_x.txt"
+		: >"$R/ours_x.txt"
+		while IFS=$'\t' read -r p owners; do
+			[ -f "$R/t2$p" ] && [ ! -L "$R/t2$p" ] || continue
+			printf '%s\t%s\n' "$p" "$owners" >>"$R/ref_x.txt"
+			printf '%s\t%s\n' "$p" "$(getfattr --only-values -n user.strata.package "$R/mnt$p" 2>/dev/null | sed 's/, /,/g')" >>"$R/ours_x.txt"
+		done <"$R/ref_qf.txt"
+		same_nonempty "rpm: user.strata.package in the mount equals rpm -qf ($(wc -l <"$R/ref_x.txt") files)" "$R/ref_x.txt" "$R/ours_x.txt"
+		sumount "$R/mnt" || true
+	else
+		skip "rpm: user.strata.package in the mount equals rpm -qf" "no FUSE or getfattr"
+	fi
 
 	others=$(q "$R/img.db" "SELECT count(*) FROM package WHERE type <> 'rpm'")
 	[ "$others" = 0 ]; ok $? "rpm: the dist-info and the jar an rpm ships are the rpm's (other packages: $others)"
