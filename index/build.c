@@ -255,7 +255,7 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 	    meta_put(b->db, "schema_version", ver, err) < 0 || meta_put(b->db, "strata_version", STRATA_VERSION, err) < 0 ||
 	    meta_put(b->db, "identity", identity, err) < 0 ||
 	    meta_put(b->db, "rules_hash", o->rules_hash ? o->rules_hash : "", err) < 0 ||
-	    write_image_row(b, image_path, err) < 0)
+	    write_image_row(b, image_path, err) < 0 || index_attest_store(b->db, image_path, b->img, err) < 0)
 		return -1;
 	const struct index_scanner_ops *sc = o->scanner;
 	if (sc && sc->init && sc->init(sc->ctx, b->db, err) < 0)

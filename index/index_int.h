@@ -173,3 +173,14 @@ int index_sql_exec(sqlite3 *db, const char *sql, struct strata_err **err);
 int index_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct strata_err **err);
 static inline void index_stmt_finalizep(sqlite3_stmt **s) { if (*s) sqlite3_finalize(*s); }
 #define cleanup_stmt __attribute__((cleanup(index_stmt_finalizep)))
+
+/* ---- attachments (index/build_attest.c, issue 9) ------------------------------------------- */
+#ifndef STRATA_INDEX_ATTEST_INT
+#define STRATA_INDEX_ATTEST_INT
+/* Creates the attestation table and stores the image's signatures and attestations found in its
+ * OCI layout (one row per artifact layer blob; an unreadable artifact is a row with error set).
+ * Schema: attestation(id, found_by 'referrer'|'tag', ref_name, manifest_digest, artifact_type,
+ * manifest_annotations JSON, blob_index, media_type, blob_digest, payload BLOB, signature (the
+ * dev.cosignproject.cosign/signature annotation), annotations JSON, error). */
+int index_attest_store(sqlite3 *db, const char *image_path, const struct overlay_image *img, struct strata_err **err);
+#endif

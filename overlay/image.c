@@ -484,3 +484,40 @@ const struct overlay_layer_info *overlay_image_layer(const struct overlay_image 
 {
 	return i < img->nlayers ? &img->layers[i].info : NULL;
 }
+
+/* ---- the store on its own (attachments, issue 9) ------------------------------------------ */
+
+void overlay_image_store_clear(struct overlay_image_store *s)
+{
+	image_store_clear(s);
+}
+
+int overlay_image_store_load(struct overlay_image_store *s, const char *path, struct strata_err **err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return strata_err_sys(err, "%s", path);
+	if (S_ISDIR(st.st_mode)) {
+		s->dir = xstrdup(path);
+	} else {
+		__attribute__((cleanup(image_source_unrefp))) struct overlay_source *file =
+			overlay_source_file_open(path, err);
+		if (!file)
+			return -1;
+		unsigned char magic[512];
+		ssize_t n = overlay_source_pread(file, magic, sizeof(magic), 0, err);
+		if (n < 0)
+			return -1;
+		uint64_t scan = 0;
+		int rc = image_scan_archive(s, file, overlay_detect_compression(magic, (size_t)n), &scan, err);
+		if (rc != 0) {
+			image_store_clear(s);
+			return rc;
+		}
+	}
+	if (!overlay_image_store_has(s, "oci-layout") || !overlay_image_store_has(s, "index.json")) {
+		image_store_clear(s);
+		return 1;
+	}
+	return 0;
+}

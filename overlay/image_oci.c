@@ -123,6 +123,20 @@ static void oci_add_candidate(struct oci_walk *w, const json_t *desc, const json
 	c->data = cd ? xstrdup(cd) : NULL;
 }
 
+/* cosign's tag convention: "[repo:]sha256-<64 hex>.sig|.att|.sbom" names a signature, attestation
+ * or SBOM of another manifest (its config may claim to be an image config), never an image. */
+static bool oci_is_cosign_tag(const char *ref)
+{
+	if (!ref)
+		return false;
+	const char *t = strrchr(ref, ':');
+	t = t ? t + 1 : ref;
+	if (strncmp(t, "sha256-", 7) != 0 || strspn(t + 7, "0123456789abcdef") != 64)
+		return false;
+	t += 7 + 64;
+	return !strcmp(t, ".sig") || !strcmp(t, ".att") || !strcmp(t, ".sbom");
+}
+
 /* Walks one descriptor: an index (recursing) or an image manifest (a candidate). Artifacts and
  * unknown kinds are skipped. */
 static int oci_walk_desc(struct oci_walk *w, const json_t *desc, int depth, struct strata_err **err)
@@ -130,7 +144,8 @@ static int oci_walk_desc(struct oci_walk *w, const json_t *desc, int depth, stru
 	const char *digest = overlay_json_str(desc, "digest");
 	const char *mt = overlay_json_str(desc, "mediaType");
 	json_t *ann = json_object_get(desc, "annotations");
-	if (overlay_json_str(desc, "artifactType") || overlay_json_str(ann, "vnd.docker.reference.type"))
+	if (overlay_json_str(desc, "artifactType") || overlay_json_str(ann, "vnd.docker.reference.type") ||
+	    oci_is_cosign_tag(overlay_json_str(ann, "org.opencontainers.image.ref.name")))
 		return 0;
 	if (mt && !oci_is_index_type(mt) && !oci_is_manifest_type(mt))
 		return 0;

@@ -387,4 +387,39 @@ int overlay_merge_visit(struct overlay_merge *m, int (*cb)(void *ctx, const stru
 			void *ctx);
 size_t overlay_merge_node_count(const struct overlay_merge *m);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Added for attestations (issue 9): signatures and attestations stored beside an image in an OCI
+ * layout (directory or tar): OCI 1.1 referrers (manifests listed in index.json or a nested index
+ * whose subject is the image manifest) and cosign's tag convention (index.json entries named
+ * sha256-<hex>.sig / .att). Untrusted input: every blob is size-bounded and digest-verified; a
+ * referrer that cannot be read whole is returned with its error rather than failing the image. */
+
+struct overlay_attach_blob {
+	char *media_type;       /* the layer descriptor's mediaType, owned, may be NULL */
+	char *digest;           /* "sha256:<hex>", owned */
+	char *annotations_json; /* the descriptor's annotations as compact JSON text, owned, or NULL */
+	unsigned char *data;    /* the verified blob bytes (owned), NULL when error is set */
+	size_t len;
+	char *error;            /* why the blob could not be read (too large, digest mismatch), or NULL */
+};
+
+struct overlay_attachment {
+	const char *found_by;   /* "referrer" (subject) or "tag" (sha256-<hex>.sig/.att); static */
+	char *manifest_digest;  /* the artifact manifest's digest, owned */
+	char *artifact_type;    /* artifactType, else config.mediaType, owned, may be NULL */
+	char *ref_name;         /* org.opencontainers.image.ref.name of its index.json entry, or NULL */
+	char *annotations_json; /* the manifest's annotations (compact JSON), owned, or NULL */
+	struct overlay_attach_blob *blobs; /* owned, nblobs entries (the manifest's layers) */
+	size_t nblobs;
+	char *error;            /* why the manifest could not be read, or NULL */
+};
+
+/* Finds the attachments of img (opened from path with overlay_image_open) in its OCI layout.
+ * Other formats have none (0 with *n = 0). For a compressed OCI tar the archive's member table
+ * is read again. Owned *out (overlay_attachments_free). -1 with *err only when the layout itself
+ * cannot be read; a damaged attachment carries its own error. */
+int overlay_image_attachments(const char *path, const struct overlay_image *img, struct overlay_attachment **out,
+			      size_t *n, struct strata_err **err);
+void overlay_attachments_free(struct overlay_attachment *a, size_t n);
+
 #endif

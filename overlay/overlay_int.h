@@ -281,3 +281,13 @@ int merge_tree_visit(const struct merge_tree *t, int (*cb)(void *ctx, const stru
 		     void *ctx);
 
 #endif
+
+/* ---- attachments (image_referrers.c, issue 9) ---------------------------------------------- */
+#ifndef STRATA_OVERLAY_ATTACH_INT
+#define STRATA_OVERLAY_ATTACH_INT
+/* image.c: fills s from path (a directory or an archive, compressed or not) the way
+ * overlay_image_open reads it. Returns 0 for an OCI layout, 1 for anything else (s left empty),
+ * -1 with *err. Clear s with overlay_image_store_clear either way. */
+int overlay_image_store_load(struct overlay_image_store *s, const char *path, struct strata_err **err);
+void overlay_image_store_clear(struct overlay_image_store *s);
+#endif

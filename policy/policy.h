@@ -22,4 +22,12 @@ const struct policy_report *policy_report_get(size_t i);
 /* The report named name, or NULL. */
 const struct policy_report *policy_report_find(const char *name);
 
+/* Added for attestations (issue 9): public keys the user trusts for signatures and attestations
+ * (`--trust-key FILE`, repeatable), process-wide, read by /.audit/attestations.json and the
+ * `attestation` gate. pem_path holds one PEM public key (ECDSA P-256, Ed25519 or RSA); a second
+ * add of the same key is ignored. 0, or -1 with *err naming the file. */
+int policy_trust_key_add(const char *pem_path, struct strata_err **err);
+/* Forgets every trusted key. */
+void policy_trust_keys_clear(void);
+
 #endif

@@ -198,3 +198,66 @@ int policy_version_cmp_apk(const char *a, const char *b);
 /* By the package table's type: "deb", "rpm", "apk"; other types use dpkg's ordering. */
 int policy_version_cmp(const char *type, const char *a, const char *b);
 #endif
+
+/* ---- attestations and signatures (policy/attest*.c, issue 9) ----------------------------- */
+#ifndef STRATA_POLICY_ATTEST_INT
+#define STRATA_POLICY_ATTEST_INT
+#include <jansson.h>
+
+/* Trusted keys (policy/attest_keys.c): count, and the key id (sha256 hex of the DER public key). */
+size_t attest_key_count(void);
+const char *attest_key_id(size_t i);
+/* Index of the first trusted key whose signature sig (siglen bytes) over msg verifies (ECDSA and
+ * RSA PKCS#1 v1.5 with SHA-256, Ed25519 pure), or -1. */
+int attest_key_verify(const unsigned char *msg, size_t len, const unsigned char *sig, size_t siglen);
+/* Standard or URL-safe base64, padding optional, whitespace ignored. Owned *out; -1 when invalid. */
+int attest_base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
+
+/* What one stored artifact blob says, checked against the trusted keys and the image digest
+ * (policy/attest.c). Pure: no database, untrusted bytes only. */
+struct attest_check {
+	const char *type;      /* static: "cosign-signature", "in-toto-attestation", "sigstore-bundle", "unknown" */
+	int key;               /* the trusted key that verified it, -1 none */
+	bool sig_ok;           /* a trusted key verified the signature */
+	bool about_image;      /* the signed content names the image (payload digest / a subject) */
+	bool keyless;          /* certificate or transparency-log material present */
+	bool verified;         /* sig_ok && about_image */
+	char *status;          /* owned: "verified", "failed", "unverified", "not verified offline" */
+	char *reason;          /* owned: why (or what) — one sentence naming the cause */
+	char *predicate_type;  /* owned, in-toto only, or NULL */
+	json_t *statement;     /* owned parsed in-toto statement (signed content), or NULL */
+	char *named_digest;    /* owned: the digest the signed content names (first subject), or NULL */
+};
+void attest_check_blob(const char *media_type, const char *artifact_type, const unsigned char *payload, size_t len,
+		       const char *signature_b64, const char *annotations_json, const char *image_digest,
+		       struct attest_check *out);
+void attest_check_clear(struct attest_check *c);
+
+/* SLSA provenance fields of a statement (v0.2 and v1), owned strings or NULL. */
+struct attest_provenance {
+	char *slsa_version, *builder_id, *build_type, *source_repository, *source_revision;
+};
+bool attest_provenance_read(const json_t *statement, struct attest_provenance *p);
+void attest_provenance_clear(struct attest_provenance *p);
+
+/* Every row of the index's attestation table, checked (policy/attest_eval.c). */
+struct attest_item {
+	char *found_by, *manifest_digest, *ref_name, *media_type, *artifact_type, *error;
+	struct attest_check chk;
+	struct attest_provenance prov;
+	bool has_prov;
+};
+struct attest_set {
+	char *image_digest;    /* owned, "" when the image has none */
+	bool has_table;        /* the index was built with attestation discovery */
+	struct attest_item *v;
+	size_t n;
+};
+int attest_set_load(sqlite3 *c, struct attest_set *s, struct strata_err **err);
+void attest_set_clear(struct attest_set *s);
+/* The value at a jq-like path (".predicate.buildType", ".subject[0].name") of j, borrowed or NULL. */
+const json_t *attest_json_path(const json_t *j, const char *path);
+
+/* /.audit/attestations.json (policy/report_attest.c). */
+int attest_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif

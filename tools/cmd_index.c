@@ -415,6 +415,17 @@ int cmd_sql(int argc, char **argv)
 
 int cmd_report(int argc, char **argv)
 {
+	/* --trust-key FILE (repeatable, before the operands): keys for attestations.json (issue 9) */
+	while (argc >= 3 && !strcmp(argv[1], "--trust-key")) {
+		cleanup_err struct strata_err *kerr = NULL;
+		if (policy_trust_key_add(argv[2], &kerr) < 0) {
+			tools_print_err(kerr);
+			return 2;
+		}
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		printf("image.json\tmanifest, config, layers, digests and whether each verified\n");
 		for (size_t i = 0; i < policy_report_count(); i++)

@@ -24,7 +24,7 @@ static const struct {
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
 	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},
 	{"sql", cmd_sql, "sql IMAGE|INDEX QUERY"},
-	{"report", cmd_report, "report IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
+	{"report", cmd_report, "report [--trust-key PEM]... IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
 	{"verify", cmd_verify, "verify [--index PATH] [--platform ...] [--ref ...] IMAGE   (recompute every blob digest; 1 when one differs)"},
 	{"version", cmd_version, "version"},
 	{"help", cmd_help, "help"},
