@@ -102,7 +102,7 @@ static int mountpoint_check(const char *mnt, char **abs, struct strata_err **err
 static void usage_mount(void)
 {
 	fprintf(stderr, "usage: strata mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform OS/ARCH[/VARIANT]] "
-			"[--ref NAME] IMAGE MOUNTPOINT\n");
+			"[--ref NAME] [--trust-key PEM]... IMAGE MOUNTPOINT\n");
 }
 
 /* The child: detach, serve, report through fd. Never returns. */
@@ -174,6 +174,7 @@ int cmd_mount(int argc, char **argv)
 		{"index", required_argument, NULL, 'i'},    {"platform", required_argument, NULL, 'p'},
 		{"ref", required_argument, NULL, 'r'},      {"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
+		{"trust-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	bool foreground = false, debug = false;
@@ -195,6 +196,14 @@ int cmd_mount(int argc, char **argv)
 		case 'i': idx_path = optarg; break;
 		case 'p': sel.platform = optarg; break;
 		case 'r': sel.ref = optarg; break;
+		case 'K': { /* issue 9: keys trusted by /.audit/attestations.json */
+			cleanup_err struct strata_err *kerr = NULL;
+			if (policy_trust_key_add(optarg, &kerr) < 0) {
+				tools_print_err(kerr);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage_mount(); return 0;
 		default: usage_mount(); return 2;
 		}

@@ -19,7 +19,7 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{"index", cmd_index, "index IMAGE [--index PATH] [--platform OS/ARCH[/VARIANT]] [--ref NAME] [-q] [--force] [--allow-digest-mismatch] [--span BYTES] [--jobs N]"},
-	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] IMAGE MOUNTPOINT"},
+	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] [--trust-key PEM]... IMAGE MOUNTPOINT"},
 	{"umount", cmd_umount, "umount MOUNTPOINT"},
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
 	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},

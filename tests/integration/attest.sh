@@ -7,6 +7,7 @@
 # /.audit/attestations.json (strata report) and, once `strata audit` exists, through
 # policy/examples/signed.json: the verdict and a message naming the cause.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/mount.sh"
 need_strata
 for t in openssl jq sha256sum base64 tar; do
 	command -v $t >/dev/null || { echo "1..0 # SKIP $t missing"; exit 77; }
@@ -221,6 +222,22 @@ done
 if "$STRATA" sql "$L_SIGNED" 'SELECT digest FROM image' 2>"$T/sql.err" | grep -q "$HEX"; then
 	pass "a layout holding a .sig tag and a referrer still selects the image"
 else fail "a layout holding a .sig tag and a referrer still selects the image"; diag <"$T/sql.err"; fi
+
+# The mount serves the same file, verified with the keys given to strata mount.
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+	smount "$L_SIGNED" "$T/mnt" --trust-key "$K/ec.pub" --trust-key "$K/ed.pub" 2>"$T/mount.err" </dev/null
+	ok $? "strata mount --trust-key ec --trust-key ed"
+	j=$(cat "$T/mnt/.audit/attestations.json" 2>"$T/report.err")
+	check "/.audit/attestations.json in the mount: both verified, both keys listed as trusted" "$j" \
+		"[.items[] | .verified] == [true, true] and (.trusted_keys | sort) == ([\"$EC_ID\", \"$ED_ID\"] | sort)"
+	sumount "$T/mnt"; ok $? "umount"
+	"$STRATA" mount --trust-key "$K/nonexistent.pub" "$L_SIGNED" "$T/mnt2" 2>"$T/mount2.err" </dev/null
+	rc=$?
+	[ "$rc" = 2 ] && grep -q "nonexistent.pub" "$T/mount2.err"
+	ok $? "strata mount --trust-key with a missing file: exit 2 naming the file"
+else
+	skip "mount with --trust-key" "no FUSE"
+fi
 
 # ---- the policy gate, through strata audit (once the engine has landed) ------------------------
 if "$STRATA" audit --help 2>&1 | grep -q -- '--trust-key'; then
