@@ -164,31 +164,45 @@ static void catalog_probe_data(struct catalog_layer *cl, const void **buf, size_
 			return;
 		}
 	}
+	uint64_t start = pr->seen; /* file offset of b[0] */
 	pr->seen += n;
+	/* The section .go.buildinfo is 16-byte aligned (so is its file offset); the magic elsewhere
+	 * (a copy in debug/buildinfo's data, say) is not taken. */
 	if (pr->tail_len) { /* the magic across the previous chunk's end */
 		unsigned char joint[26];
 		size_t take = n < 13 ? n : 13;
 		memcpy(joint, pr->tail, pr->tail_len);
 		memcpy(joint + pr->tail_len, b, take);
-		long j = catalog_go_find_magic(joint, pr->tail_len + take);
-		if (j >= 0 && (size_t)j < pr->tail_len) {
-			struct catalog_capture *c =
-				catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
-			c->len = c->cap = pr->tail_len - (size_t)j;
-			c->data = xmalloc(c->cap);
-			memcpy(c->data, pr->tail + j, c->len);
-			cl->cur = c;
-			pr->active = false;
-			return;
+		size_t from = 0;
+		long j;
+		while ((j = catalog_go_find_magic(joint + from, pr->tail_len + take - from)) >= 0 &&
+		       from + (size_t)j < pr->tail_len) {
+			size_t at = from + (size_t)j;
+			if ((start - pr->tail_len + at) % 16 == 0) {
+				struct catalog_capture *c =
+					catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
+				c->len = c->cap = pr->tail_len - at;
+				c->data = xmalloc(c->cap);
+				memcpy(c->data, pr->tail + at, c->len);
+				cl->cur = c;
+				pr->active = false;
+				return;
+			}
+			from = at + 1;
 		}
 	}
-	long at = catalog_go_find_magic(b, n);
-	if (at >= 0) {
-		cl->cur = catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
-		pr->active = false;
-		*buf = b + at;
-		*len = n - (size_t)at;
-		return;
+	size_t from = 0;
+	long at;
+	while (from < n && (at = catalog_go_find_magic(b + from, n - from)) >= 0) {
+		size_t off = from + (size_t)at;
+		if ((start + off) % 16 == 0) {
+			cl->cur = catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
+			pr->active = false;
+			*buf = b + off;
+			*len = n - off;
+			return;
+		}
+		from = off + 1;
 	}
 	/* Keep the last 13 bytes seen (chunks may be shorter than that). */
 	unsigned char t[26];

@@ -80,13 +80,24 @@ static struct catalog_pkg *go_add(struct catalog_set *s, const char *name, const
 
 int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, const char *path)
 {
-	long at = catalog_go_find_magic(buf, len);
-	if (at < 0)
+	/* The section is 16-byte aligned: the first aligned magic of an inline-strings build info
+	 * (flags bit 2; without it, the pre-1.18 layout of pointers elsewhere in the binary). */
+	const unsigned char *b = NULL;
+	size_t bl = 0;
+	for (size_t from = 0; from < len;) {
+		long at = catalog_go_find_magic((const char *)buf + from, len - from);
+		if (at < 0)
+			return 0;
+		size_t off = from + (size_t)at;
+		if (off % 16 == 0 && len - off >= 32 && (((const unsigned char *)buf)[off + 15] & 2)) {
+			b = (const unsigned char *)buf + off;
+			bl = len - off;
+			break;
+		}
+		from = off + 1;
+	}
+	if (!b)
 		return 0;
-	const unsigned char *b = (const unsigned char *)buf + at;
-	size_t bl = len - (size_t)at;
-	if (bl < 32 || !(b[15] & 2))
-		return 0; /* pre-1.18 layout: strings are pointers elsewhere in the binary */
 	size_t off = 32;
 	const char *ver = NULL, *mod = NULL;
 	size_t verl = 0, modl = 0;

@@ -2,9 +2,10 @@
  * (audit/catalog.c) and the parsers it feeds (audit/catalog_go.c):
  *  - a Go binary's bytes streamed through the catalog scanner in chunks of many sizes (1 byte
  *    up to 64 KiB, so the magic straddles chunk boundaries at every position) are captured from
- *    the magic on, exactly as the binary holds them, and parse into the same packages as the
- *    whole binary does. Binaries: the Go toolchain's own (gofmt, go) when golang-go is installed,
- *    and an ELF file made here with a build info in Go's layout placed at several offsets;
+ *    the (16-byte aligned) magic on, exactly as the binary holds them, and parse into the same packages as
+ * the whole binary does. Binaries: the Go toolchain's own (gofmt, go) when golang-go is installed, and an ELF
+ * file made here with a build info in Go's layout placed at several offsets;
+ *  - unaligned copies of the magic before the build info are passed over;
  *  - a file that is not ELF is not captured even when it holds the magic;
  *  - a file of the Go toolchain parsed whole names the toolchain version `go version` prints
  *    (checked when both are installed). */
@@ -95,7 +96,18 @@ static const size_t chunks[] = {1, 3, 7, 13, 14, 15, 4096, 65536};
 /* Checks one binary at every chunk size. */
 static void check_binary(const char *what, const char *buf, size_t len)
 {
-	long at = catalog_go_find_magic(buf, len);
+	/* The expected start: the first 16-byte aligned magic (the section's alignment). */
+	long at = -1;
+	for (size_t from = 0; from < len;) {
+		long j = catalog_go_find_magic(buf + from, len - from);
+		if (j < 0)
+			break;
+		if ((from + (size_t)j) % 16 == 0) {
+			at = (long)(from + (size_t)j);
+			break;
+		}
+		from += (size_t)j + 1;
+	}
 	if (!ok(at >= 0, "%s: has a build info", what))
 		return;
 	char *whole = pkgs_text(buf, len);
@@ -168,7 +180,7 @@ static char *make_binary(size_t len, size_t at)
 int main(void)
 {
 	/* Synthetic binaries: the magic at offsets around chunk boundaries. */
-	static const size_t offsets[] = {100, 4090, 65530, 65536 * 3 - 7};
+	static const size_t offsets[] = {96, 4080, 65520, 65536 * 3 - 16};
 	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
 		size_t len = 300000;
 		char *b = make_binary(len, offsets[i]);
@@ -179,6 +191,21 @@ int main(void)
 		ok(!strcmp(t, "example.com/tool v1.2.3\ngithub.com/fork/sys v0.15.1\nstdlib 1.21.4\n"),
 		   "%s: main module, replaced dependency, stdlib", what);
 		free(t);
+		free(b);
+	}
+	/* A copy of the magic before the section (unaligned, as debug/buildinfo's variable would be)
+	 * is passed over: the capture starts at the aligned build info. */
+	{
+		size_t len = 300000;
+		char *b = make_binary(len, 65536 + 32);
+		memcpy(b + 1000 + 5, "\xff Go buildinf:", 14);
+		memcpy(b + 65536 - 6, "\xff Go buildinf:", 14);
+		check_binary("synthetic with unaligned magic copies before it", b, len);
+		size_t n = 0;
+		char *cap = stream_capture(b, len, 4096, &n);
+		ok(cap && n > 32 && !memcmp(cap, b + 65536 + 32, 32),
+		   "the capture starts at the aligned build info");
+		free(cap);
 		free(b);
 	}
 	/* Not ELF: not captured, even with a build info inside. */
