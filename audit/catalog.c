@@ -333,7 +333,7 @@ struct index_scanner_ops *catalog_new_ops(const struct audit_options *o, char **
 		.layer_free = catalog_layer_free,
 	};
 	/* The identity changes whenever what is captured or how it is parsed changes. */
-	*identity = xstrdup("catalog 3: dpkg status/status.d/info, apk, python dist-info/egg-info, npm, os-release,"
+	*identity = xstrdup("catalog 4: dpkg status/status.d/info, apk, python dist-info/egg-info, npm, os-release,"
 			    " debian copyright; spdx-license-ids table; rpm sqlite/bdb, java archives, go buildinfo,"
 			    " gemspecs");
 	return ops;
