@@ -66,6 +66,13 @@ $(BUILD)/gen/secret_rules.inc: audit/secret_rules.json
 $(BUILD)/audit/secrets_rules.o: $(BUILD)/gen/secret_rules.inc
 $(BUILD)/audit/secrets_rules.o: ALL_CFLAGS += -I$(BUILD)/gen
 
+# The built-in policy bundle (issue 6): policy/default_bundle.json compiled in the same way.
+$(BUILD)/gen/default_bundle.inc: policy/default_bundle.json
+	@mkdir -p $(dir $@)
+	od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' >$@.tmp && mv $@.tmp $@
+$(BUILD)/policy/policy_bundle.o: $(BUILD)/gen/default_bundle.inc
+$(BUILD)/policy/policy_bundle.o: ALL_CFLAGS += -I$(BUILD)/gen
+
 $(BUILD)/strata: $(TOOLS_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 

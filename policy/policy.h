@@ -30,4 +30,22 @@ int policy_trust_key_add(const char *pem_path, struct strata_err **err);
 /* Forgets every trusted key. */
 void policy_trust_keys_clear(void);
 
+/* Added for the policy engine (issue 6): the bundle (JSON file) the /.audit policy files
+ * (verdict, report.json, …) evaluate, process-wide (`strata mount --policy FILE`, called before
+ * mounting); without a call the built-in default bundle is used. The file is read and validated
+ * now: 0, or -1 with *err (unreadable, not JSON, or invalid: the first problem and their count). */
+int policy_use_bundle(const char *path, struct strata_err **err);
+/* For `strata audit` (issue 6). The built-in default bundle's JSON text (static, *len bytes). */
+const char *policy_default_bundle_text(size_t *len);
+/* Reads and validates the bundle at path (NULL: the built-in default): calls problem(ctx, line)
+ * once per validation problem. Returns the number of problems (0: valid), or -1 with *err when
+ * the file cannot be read or is not a JSON object. */
+int policy_bundle_check_file(const char *path, void (*problem)(void *ctx, const char *line), void *ctx,
+			     struct strata_err **err);
+/* Evaluates the (valid) bundle at path (NULL: default) on db for tag (NULL: the image's ref) and
+ * renders it as format ("text", "json", "sarif", "junit"): *out owned, *len bytes. Returns the
+ * final action: 0 go (pass), 1 warn, 2 stop (fail); -1 with *err. */
+int policy_audit_run(struct index_db *db, const char *path, const char *tag, const char *format, char **out,
+		     size_t *len, struct strata_err **err);
+
 #endif

@@ -260,4 +260,155 @@ const json_t *attest_json_path(const json_t *j, const char *path);
 
 /* /.audit/attestations.json (policy/report_attest.c). */
 int attest_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+/* The attestation gate (policy/gate_attestation.c). */
+extern const struct policy_gate_def policy_gate_attestation;
+#endif
+
+/* ---- policy engine core (policy/policy_bundle*.c, policy_eval.c, policy_out*.c; issue 6) -----
+ * A parsed bundle keeps its jansson tree (every string below is borrowed from it); validation
+ * problems are collected in problems[] (one line each: rule id, gate, trigger, parameter) and a
+ * bundle with problems is never evaluated. */
+#ifndef STRATA_POLICY_CORE_INT
+#define STRATA_POLICY_CORE_INT
+#include <jansson.h>
+
+struct policy_image_ref {
+	const char *registry, *repository; /* "*" wildcards; NULL = "*" */
+	const char *type, *value;          /* image type tag|id|digest and its value ("*" wildcards) */
+};
+struct policy_set {
+	const char *id, *name, *version, *comment;
+	struct policy_rule *rules;
+	size_t nrules;
+};
+struct policy_allow_item {
+	const char *id, *gate, *trigger_id, *expires_on;
+};
+struct policy_allowlist {
+	const char *id, *name;
+	struct policy_allow_item *items;
+	size_t nitems;
+};
+struct policy_mapping {
+	const char *id, *name;
+	struct policy_image_ref img;
+	const char **policy_ids, **allowlist_ids;
+	size_t npolicy_ids, nallowlist_ids;
+};
+struct policy_bundle {
+	json_t *root;                     /* owned parsed document */
+	const char *id, *name, *version;
+	struct policy_set *policies;
+	size_t npolicies;
+	struct policy_allowlist *allowlists;
+	size_t nallowlists;
+	struct policy_mapping *mappings;
+	size_t nmappings;
+	bool has_mappings;                /* the bundle has a mappings key at all */
+	struct policy_image_ref *allow_images, *deny_images;
+	size_t nallow_images, ndeny_images;
+	char **problems;                  /* owned validation problems, one line each */
+	size_t nproblems;
+	char **skipped;                   /* owned: rules dropped because their gate is not built (lenient) */
+	size_t nskipped;
+	bool builtin;                     /* the built-in default bundle */
+};
+/* Parses and validates a bundle (text of len bytes; source names it in messages). lenient: rules
+ * naming a gate absent from the table are skipped (recorded in skipped[]) instead of problems —
+ * used for the built-in bundle only. Owned result (policy_bundle_free), NULL with *err when the
+ * text is not a JSON object; validation problems do not fail this call (see problems[]). */
+struct policy_bundle *policy_bundle_parse(const char *text, size_t len, const char *source, bool lenient,
+					  struct strata_err **err);
+void policy_bundle_free(struct policy_bundle *b);
+/* The built-in default bundle's JSON text (static, *len bytes), and the bundle parsed (lenient). */
+const char *policy_bundle_default_text(size_t *len);
+struct policy_bundle *policy_bundle_default(struct strata_err **err);
+/* Reads and parses FILE (strict). Owned result or NULL with *err (I/O or not JSON). */
+struct policy_bundle *policy_bundle_load(const char *path, struct strata_err **err);
+/* Internal to the bundle reader: adds one problem line; validates one rule of policy p from its JSON
+ * (0: keep it, -1: dropped); parses an RFC 3339 time (or a date) to seconds since the epoch. */
+void policy_bundle_problem(struct policy_bundle *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int policy_bundle_check_rule(struct policy_bundle *b, const struct policy_set *p, struct policy_rule *r,
+			     const json_t *jr, bool lenient);
+bool policy_bundle_time_parse(const char *s, long long *out);
+/* The gate / trigger of the table named name (case-insensitive; trigger aliases accepted), or NULL. */
+const struct policy_gate_def *policy_gate_find(const char *name);
+const struct policy_trigger_def *policy_trigger_find(const struct policy_gate_def *g, const char *name);
+/* '*'-wildcard match of the whole text (case-sensitive); NULL pattern matches anything. */
+bool policy_glob_match(const char *pattern, const char *text);
+
+struct policy_finding {
+	char *gate, *trigger, *trigger_id, *message, *rule_id, *policy_id, *path, *detail_json;
+	int layer, visible;
+	enum policy_action action;    /* the rule's action */
+	enum policy_action effective; /* go when allowlisted, else action */
+	char *allowlist_id, *allowlist_name, *allowlist_item; /* all NULL when not allowlisted */
+};
+struct policy_result {
+	char *repo_tag, *registry, *repository, *tag; /* the evaluated tag, split */
+	char *image_id, *image_digest;                /* config digest hex, manifest digest ("" unknown) */
+	char *mapping_id, *mapping_name;              /* NULL when no mapping matched */
+	bool default_policy;                          /* no mapping matched: the built-in default ran */
+	const struct policy_bundle *bundle;           /* borrowed: the bundle whose rules ran */
+	char **policy_ids;
+	size_t npolicy_ids;
+	struct policy_finding *f;
+	size_t nf;
+	enum policy_action final_action;
+	const char *final_action_reason;              /* static: policy_evaluation, denylisted, allowlisted */
+	const char *verdict;                          /* static: pass, warn, fail */
+	char *evaluated_at;                           /* RFC 3339 UTC */
+	double seconds;                               /* evaluation time */
+	struct policy_bundle *owned_default;          /* owned when the default had to be loaded */
+};
+/* Evaluates bundle b (no problems) on the index: the mapping for tag (NULL/"": the image's ref),
+ * every rule of its policies, allowlists, image lists, verdict. Owned *out (policy_result_free). */
+int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const char *tag, struct policy_result **out,
+		    struct strata_err **err);
+void policy_result_free(struct policy_result *r);
+const char *policy_action_name(enum policy_action a); /* "go", "warn", "stop" */
+
+/* Outputs (policy/policy_out*.c): owned NUL-terminated text, *len bytes. gate NULL: all gates. */
+char *policy_out_verdict(const struct policy_result *r, size_t *len);
+char *policy_out_json(const struct policy_result *r, size_t *len);
+char *policy_out_findings(const struct policy_result *r, const char *gate, size_t *len);
+char *policy_out_text(const struct policy_result *r, size_t *len);
+char *policy_out_sarif(const struct policy_result *r, size_t *len);
+char *policy_out_junit(const struct policy_result *r, size_t *len);
+/* The process-wide evaluation for the mount / `strata report`: the bundle set by policy_use_bundle
+ * (default otherwise) on db, evaluated once and cached (thread-safe). Borrowed result. */
+const struct policy_result *policy_cached_result(struct index_db *db, struct strata_err **err);
+/* The text of the bundle in effect (static or cached), *len bytes. */
+const char *policy_bundle_in_effect(size_t *len);
+/* Report renderers (policy/report.c). */
+int policy_render_verdict(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_report_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_report_txt(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_policy_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_gate(struct index_db *db, const char *gate, char **out, size_t *len,
+				struct strata_err **err);
+int policy_render_findings_always(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_packages(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_licenses(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_distro(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_metadata(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_ancestry(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_secret_scans(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_retrieved_files(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_files(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_passwd_file(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_dockerfile(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif
+
+/* ---- package version ordering (policy/version.c, issue 6) -------------------------------- */
+#ifndef STRATA_POLICY_VERSION_INT
+#define STRATA_POLICY_VERSION_INT
+/* Each returns <0, 0 or >0 as a sorts before, equal to or after b in that distribution's order
+ * (dpkg --compare-versions; rpm's rpm.vercmp on [epoch:]version[-release], a missing release
+ * counting as ""; apk-tools' apk_version_compare). NULL counts as "". Pure, never fails. */
+int policy_version_cmp_dpkg(const char *a, const char *b);
+int policy_version_cmp_rpm(const char *a, const char *b);
+int policy_version_cmp_apk(const char *a, const char *b);
+/* By the package table's type: "deb", "rpm", "apk"; other types use dpkg's ordering. */
+int policy_version_cmp(const char *type, const char *a, const char *b);
 #endif

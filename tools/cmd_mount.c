@@ -102,7 +102,7 @@ static int mountpoint_check(const char *mnt, char **abs, struct strata_err **err
 static void usage_mount(void)
 {
 	fprintf(stderr, "usage: strata mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform OS/ARCH[/VARIANT]] "
-			"[--ref NAME] [--trust-key PEM]... IMAGE MOUNTPOINT\n");
+			"[--ref NAME] [--trust-key PEM]... [--policy FILE] IMAGE MOUNTPOINT\n");
 }
 
 /* The child: detach, serve, report through fd. Never returns. */
@@ -175,6 +175,7 @@ int cmd_mount(int argc, char **argv)
 		{"ref", required_argument, NULL, 'r'},      {"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
 		{"trust-key", required_argument, NULL, 'K'},
+		{"policy", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	bool foreground = false, debug = false;
@@ -200,6 +201,14 @@ int cmd_mount(int argc, char **argv)
 			cleanup_err struct strata_err *kerr = NULL;
 			if (policy_trust_key_add(optarg, &kerr) < 0) {
 				tools_print_err(kerr);
+				return 2;
+			}
+			break;
+		}
+		case 'P': { /* issue 6: the bundle /.audit/verdict, report.json, … evaluate */
+			cleanup_err struct strata_err *perr = NULL;
+			if (policy_use_bundle(optarg, &perr) < 0) {
+				tools_print_err(perr);
 				return 2;
 			}
 			break;

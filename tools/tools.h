@@ -14,6 +14,7 @@ int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Prints "strata: <msg>" on stderr (one line). */
 void tools_print_err(const struct strata_err *e);

@@ -1,0 +1,8 @@
+/* policy/gates.c — the gate table the policy engine knows (one line per gate, NULL-terminated).
+ * A gate is policy/gate_<name>.c defining policy_gate_<name>; see policy_int.h "policy engine". */
+#include "policy_int.h"
+
+const struct policy_gate_def *const policy_gates[] = {
+	&policy_gate_always,
+	NULL,
+};
