@@ -4,5 +4,11 @@
 
 const struct policy_gate_def *const policy_gates[] = {
 	&policy_gate_always,
+	&policy_gate_packages,
+	&policy_gate_licenses,
+	&policy_gate_distro,
+	&policy_gate_metadata,
+	&policy_gate_ancestry,
+	&policy_gate_secret_scans,
 	NULL,
 };

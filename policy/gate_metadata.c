@@ -1,0 +1,195 @@
+/* policy/gate_metadata.c — Anchore's `metadata` gate: trigger `attribute` compares one image
+ * attribute with a value: size (bytes of the uncompressed layers), architecture and os_type
+ * (alias os; the image config's), distro, distro_version and like_distro (os-release ID,
+ * VERSION_ID and ID_LIKE), layer_count. Checks are Anchore's: =, !=, >, <, >=, <= (numbers for
+ * size and layer_count, version order for distro_version, text otherwise), exists, not_exists,
+ * like, not_like (PCRE2 regex search), in, not_in (comma-separated values). The message is
+ * Anchore's template. */
+#include "policy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void meta_stmt_finalizep(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+}
+#define cleanup_metastmt __attribute__((cleanup(meta_stmt_finalizep)))
+
+/* One SQL value as an owned string, NULL when the query fails or yields NULL. */
+static char *meta_query(sqlite3 *c, const char *sql)
+{
+	cleanup_metastmt sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return NULL;
+	return xstrdup((const char *)sqlite3_column_text(st, 0));
+}
+
+/* ID_LIKE of the captured os-release the catalog chose (os.path), unquoted. Owned or NULL. */
+static char *meta_like_distro(sqlite3 *c)
+{
+	cleanup_metastmt sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c, "SELECT c.data FROM os o JOIN captured c ON c.layer = o.layer AND c.path = ltrim(o.path, '/')",
+			       -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		return NULL;
+	const char *d = sqlite3_column_blob(st, 0);
+	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	const char *p = d, *end = d + n;
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (le - p > 8 && memcmp(p, "ID_LIKE=", 8) == 0) {
+			const char *v = p + 8, *ve = le;
+			if (ve > v && (*v == '"' || *v == '\'')) {
+				v++;
+				if (ve > v && (ve[-1] == '"' || ve[-1] == '\''))
+					ve--;
+			}
+			return xstrndup(v, (size_t)(ve - v));
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static char *meta_attribute(sqlite3 *c, const char *attr)
+{
+	if (!strcmp(attr, "size"))
+		return meta_query(c, "SELECT sum(size) FROM layer");
+	if (!strcmp(attr, "layer_count"))
+		return meta_query(c, "SELECT count(*) FROM layer");
+	if (!strcmp(attr, "architecture"))
+		return meta_query(c, "SELECT json_extract(config, '$.architecture') FROM image WHERE json_valid(config)");
+	if (!strcmp(attr, "os_type") || !strcmp(attr, "os"))
+		return meta_query(c, "SELECT json_extract(config, '$.os') FROM image WHERE json_valid(config)");
+	if (!strcmp(attr, "distro"))
+		return meta_query(c, "SELECT id FROM os LIMIT 1");
+	if (!strcmp(attr, "distro_version"))
+		return meta_query(c, "SELECT version_id FROM os LIMIT 1");
+	if (!strcmp(attr, "like_distro"))
+		return meta_like_distro(c);
+	return NULL;
+}
+
+static bool meta_in_list(const char *list, const char *item)
+{
+	size_t il = strlen(item);
+	const char *p = list;
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = strchr(p, ',');
+		const char *te = e ? e : p + strlen(p);
+		while (te > p && te[-1] == ' ')
+			te--;
+		if ((size_t)(te - p) == il && strncmp(p, item, il) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* 1 when the check holds, 0 when not, -1 with *err (a regex that fails). */
+static int meta_check(sqlite3 *c, const char *attr, const char *check, const char *have, const char *want,
+		      struct strata_err **err)
+{
+	if (!strcmp(check, "exists"))
+		return have && *have;
+	if (!strcmp(check, "not_exists"))
+		return !have || !*have;
+	if (!have)
+		return 0;
+	want = want ? want : "";
+	if (!strcmp(check, "in"))
+		return meta_in_list(want, have);
+	if (!strcmp(check, "not_in"))
+		return !meta_in_list(want, have);
+	if (!strcmp(check, "like") || !strcmp(check, "not_like")) {
+		cleanup_metastmt sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(c, "SELECT regexp(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
+			return strata_err_set(err, STRATA_EIO, "metadata gate: %s", sqlite3_errmsg(c));
+		sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, have, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			return strata_err_set(err, STRATA_EUSAGE, "metadata gate: regex '%s': %s", want, sqlite3_errmsg(c));
+		bool m = sqlite3_column_int(st, 0) != 0;
+		return !strcmp(check, "like") ? m : !m;
+	}
+	int cmp;
+	if (!strcmp(attr, "size") || !strcmp(attr, "layer_count")) {
+		char *e1 = NULL, *e2 = NULL;
+		long long a = strtoll(have, &e1, 10), b = strtoll(want, &e2, 10);
+		if (*e2 || !*want)
+			return 0; /* not a number: no order */
+		cmp = (a > b) - (a < b);
+	} else if (!strcmp(attr, "distro_version")) {
+		cmp = policy_version_cmp_dpkg(have, want);
+	} else {
+		cmp = strcmp(have, want);
+		cmp = (cmp > 0) - (cmp < 0);
+	}
+	if (!strcmp(check, "=") || !strcmp(check, "=="))
+		return cmp == 0;
+	if (!strcmp(check, "!="))
+		return cmp != 0;
+	if (!strcmp(check, ">"))
+		return cmp > 0;
+	if (!strcmp(check, "<"))
+		return cmp < 0;
+	if (!strcmp(check, ">="))
+		return cmp >= 0;
+	if (!strcmp(check, "<="))
+		return cmp <= 0;
+	return 0;
+}
+
+static int meta_attribute_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	const char *attr = policy_rule_param(r, "attribute");
+	const char *check = policy_rule_param(r, "check");
+	const char *value = policy_rule_param(r, "value");
+	if (!attr || !check)
+		return 0;
+	cleanup_free char *have = meta_attribute(c, attr);
+	int m = meta_check(c, attr, check, have, value, err);
+	if (m < 0)
+		return -1;
+	if (m) {
+		cleanup_free char *msg =
+			xasprintf("Attribute check for attribute: '%s' check: '%s' check_value: '%s' matched image value: '%s'",
+				  attr, check, value ? value : "", have ? have : "None");
+		const struct policy_match pm = {.message = msg, .visible = -1};
+		policy_eval_fire(ev, r, &pm);
+	}
+	return 0;
+}
+
+static const char *meta_validate(const struct policy_rule *r)
+{
+	const char *check = policy_rule_param(r, "check");
+	const char *value = policy_rule_param(r, "value");
+	if (check && strcmp(check, "exists") && strcmp(check, "not_exists") && (!value || !*value))
+		return "this check needs a value";
+	return NULL;
+}
+
+static const struct policy_param_def meta_params[] = {
+	{"attribute", POLICY_PARAM_ENUM, true,
+	 "size|architecture|os_type|os|distro|distro_version|like_distro|layer_count", NULL},
+	{"check", POLICY_PARAM_ENUM, true, "=|!=|>|<|>=|<=|exists|not_exists|like|not_like|in|not_in", NULL},
+	{"value", POLICY_PARAM_STRING, false, NULL, "check_value"},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
+static const struct policy_trigger_def meta_triggers[] = {
+	{"attribute", NULL, "Triggers if a named image metadata value matches the given condition", meta_params, meta_validate,
+	 meta_attribute_eval},
+	{NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct policy_gate_def policy_gate_metadata = {"metadata", "Checks against image metadata, such as size, OS, distro, architecture, etc",
+						     meta_triggers};

@@ -1,0 +1,545 @@
+/* policy/gate_packages.c — Anchore's `packages` gate over the index's package catalog (issue 4):
+ * required_package (exact or minimum version in each distribution's ordering, policy/version.c),
+ * denylist (alias blacklist), verify (installed files against the package database's digests:
+ * dpkg md5sums, rpm digests) and metadata (name/version/type/origin/maintainer patterns), plus
+ * strata's allowlist (only packages from given origins/maintainers/names; everything else fires).
+ *
+ * Maintainer and origin are not package table columns: they are read from the package database
+ * stanza the catalog captured (dpkg status "Maintainer:"/"Origin:", apk installed "m:"/"o:").
+ * A package without an Origin field has the image's OS id (os.id, e.g. "debian") as origin. */
+#include "policy_int.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void pkg_stmt_finalizep(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+}
+#define cleanup_pkgstmt __attribute__((cleanup(pkg_stmt_finalizep)))
+
+static int pkg_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err)
+{
+	if (sqlite3_prepare_v2(c, sql, -1, st, NULL) != SQLITE_OK)
+		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
+	return 0;
+}
+
+static const char *pkg_col(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? s : "";
+}
+
+/* True when the index has a package table (an index built without the catalog has none). */
+static bool pkg_have_catalog(sqlite3 *c)
+{
+	sqlite3_stmt *st = NULL;
+	bool yes = sqlite3_prepare_v2(c, "SELECT 1 FROM package LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* ---- maintainer and origin from the captured package database ------------------------------ */
+
+/* The value of field (dpkg "Maintainer", apk "m") in the stanza of package name inside the
+ * database text data (len bytes): dpkg stanzas are "Key: value" lines starting with
+ * "Package: name", apk stanzas "K:value" lines starting with "P:name". Owned or NULL. */
+static char *pkg_stanza_field(const char *data, size_t len, bool apk, const char *name, const char *field)
+{
+	const char *key_pkg = apk ? "P:" : "Package: ";
+	size_t nlen = strlen(name), klen = strlen(key_pkg), flen = strlen(field);
+	bool in = false;
+	const char *p = data, *end = data + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t ll = (size_t)(le - p);
+		if (ll == 0) {
+			in = false;
+		} else if (ll >= klen && memcmp(p, key_pkg, klen) == 0) {
+			in = ll == klen + nlen && memcmp(p + klen, name, nlen) == 0;
+		} else if (in && ll > flen && memcmp(p, field, flen) == 0 && p[flen] == ':') {
+			const char *v = p + flen + 1;
+			while (v < le && (*v == ' ' || *v == '\t'))
+				v++;
+			return xstrndup(v, (size_t)(le - v));
+		}
+		p = le + 1;
+	}
+	return NULL;
+}
+
+struct pkg_row {
+	char *type, *name, *version;
+	char *maintainer, *origin; /* "" when unknown */
+};
+
+static void pkg_rows_free(struct pkg_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].type);
+		free(v[i].name);
+		free(v[i].version);
+		free(v[i].maintainer);
+		free(v[i].origin);
+	}
+	free(v);
+}
+
+/* Every package of the image with maintainer and origin resolved. *out owned (pkg_rows_free). */
+static int pkg_rows_load(sqlite3 *c, struct pkg_row **out, size_t *n, struct strata_err **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!pkg_have_catalog(c))
+		return 0;
+	char *os_id = NULL;
+	{
+		cleanup_pkgstmt sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(c, "SELECT id FROM os LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			os_id = xstrdup(pkg_col(st, 0));
+	}
+	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	if (pkg_prepare(c,
+			"SELECT p.type, p.name, coalesce(p.version, ''), c.data, c.path FROM package p"
+			" LEFT JOIN captured c ON c.layer = p.layer AND c.path = ltrim(p.path, '/')"
+			" ORDER BY p.type, p.name, p.version, p.id",
+			&st, err) < 0) {
+		free(os_id);
+		return -1;
+	}
+	struct pkg_row *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		struct pkg_row *r = &v[cnt++];
+		r->type = xstrdup(pkg_col(st, 0));
+		r->name = xstrdup(pkg_col(st, 1));
+		r->version = xstrdup(pkg_col(st, 2));
+		r->maintainer = r->origin = NULL;
+		const char *data = sqlite3_column_blob(st, 3);
+		size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
+		const char *cpath = pkg_col(st, 4);
+		bool apk = strstr(cpath, "apk/db/installed") != NULL;
+		bool dpkg = strstr(cpath, "dpkg/status") != NULL;
+		if (data && (apk || dpkg)) {
+			r->maintainer = pkg_stanza_field(data, dlen, apk, r->name, apk ? "m" : "Maintainer");
+			if (dpkg)
+				r->origin = pkg_stanza_field(data, dlen, false, r->name, "Origin");
+		}
+		if (!r->maintainer)
+			r->maintainer = xstrdup("");
+		if (!r->origin)
+			r->origin = xstrdup(os_id ? os_id : "");
+	}
+	free(os_id);
+	if (rc != SQLITE_DONE) {
+		pkg_rows_free(v, cnt);
+		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* regexp(pattern, text) through the evaluation's connection (PCRE2, unanchored search). */
+static int pkg_regex(sqlite3 *c, const char *pattern, const char *text, struct strata_err **err)
+{
+	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	if (pkg_prepare(c, "SELECT regexp(?1, ?2)", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return strata_err_set(err, STRATA_EUSAGE, "regex '%s': %s", pattern, sqlite3_errmsg(c));
+	return sqlite3_column_int(st, 0) != 0;
+}
+
+/* True when item is one of the comma-separated list (case-insensitive, spaces trimmed). */
+static bool pkg_in_list(const char *list, const char *item)
+{
+	const char *p = list;
+	size_t il = strlen(item);
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = strchr(p, ',');
+		const char *te = e ? e : p + strlen(p);
+		while (te > p && te[-1] == ' ')
+			te--;
+		if ((size_t)(te - p) == il && il && strncasecmp(p, item, il) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* ---- required_package ------------------------------------------------------------------------ */
+
+static int pkg_required_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	const char *name = policy_rule_param(r, "name");
+	const char *version = policy_rule_param(r, "version");
+	const char *cmp = policy_rule_param(r, "version_match_type");
+	if (version && !*version)
+		version = NULL;
+	bool minimum = cmp && strcasecmp(cmp, "minimum") == 0;
+	if (!name)
+		return 0;
+	bool found = false;
+	if (pkg_have_catalog(c)) {
+		cleanup_pkgstmt sqlite3_stmt *st = NULL;
+		if (pkg_prepare(c, "SELECT type, name, coalesce(version, '') FROM package WHERE name = ?1 ORDER BY id LIMIT 1",
+				&st, err) < 0)
+			return -1;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			found = true;
+			const char *type = pkg_col(st, 0), *have = pkg_col(st, 2);
+			cleanup_free char *msg = NULL;
+			if (version && !minimum && strcmp(have, version) != 0)
+				/* Anchore's text, including its naming the package where the version belongs. */
+				msg = xasprintf("Required input package (%s) is present (%s), but not at the version specified in policy (%s)",
+						name, have, name);
+			else if (version && minimum && strcmp(have, version) != 0 && policy_version_cmp(type, have, version) < 0)
+				msg = xasprintf("Required min-version input package (%s) is present (%s), but is lower version than what is specified in policy (%s)",
+						name, have, version);
+			if (msg) {
+				const struct policy_match m = {.message = msg, .visible = -1};
+				policy_eval_fire(ev, r, &m);
+			}
+		}
+	}
+	if (!found) {
+		cleanup_free char *msg =
+			version ? xasprintf("Required input package (%s,%s) is not present in container image", name, version)
+				: xasprintf("Required input package (%s) is not present in container image", name);
+		const struct policy_match m = {.message = msg, .visible = -1};
+		policy_eval_fire(ev, r, &m);
+	}
+	return 0;
+}
+
+/* ---- denylist -------------------------------------------------------------------------------- */
+
+static int pkg_denylist_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	const char *name = policy_rule_param(r, "name");
+	const char *version = policy_rule_param(r, "version");
+	const char *cmp = policy_rule_param(r, "version_match_type");
+	if (version && !*version)
+		version = NULL;
+	bool minimum = cmp && strcasecmp(cmp, "minimum") == 0;
+	if (!name || !pkg_have_catalog(c))
+		return 0;
+	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	if (pkg_prepare(c, "SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name = ?1 ORDER BY id",
+			&st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *type = pkg_col(st, 0), *have = pkg_col(st, 2);
+		cleanup_free char *msg = NULL;
+		if (!version)
+			msg = xasprintf("Package is blacklisted: %s", name);
+		else if (strcmp(have, version) == 0 || (minimum && policy_version_cmp(type, have, version) >= 0))
+			msg = xasprintf("Package is blacklisted: %s-%s", name, have);
+		if (!msg)
+			continue;
+		const struct policy_match m = {.message = msg, .path = pkg_col(st, 4), .layer = sqlite3_column_int(st, 3),
+					       .visible = 1};
+		policy_eval_fire(ev, r, &m);
+	}
+	return 0;
+}
+
+static const char *pkg_name_required(const struct policy_rule *r)
+{
+	const char *n = policy_rule_param(r, "name");
+	return n && *n ? NULL : "parameter name must not be empty";
+}
+
+/* ---- verify ---------------------------------------------------------------------------------- */
+
+/* md5 hex of an entry's content read through the byte sources (33 bytes out). */
+static int pkg_entry_md5(struct index_db *idx, int64_t entry, char out[33], struct strata_err **err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		abort();
+	EVP_DigestInit_ex(md, EVP_md5(), NULL);
+	unsigned char buf[65536];
+	uint64_t off = 0;
+	for (;;) {
+		ssize_t got = index_db_read(idx, entry, buf, sizeof buf, off, err);
+		if (got < 0) {
+			EVP_MD_CTX_free(md);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		EVP_DigestUpdate(md, buf, (size_t)got);
+		off += (uint64_t)got;
+	}
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+	EVP_DigestFinal_ex(md, d, &dl);
+	EVP_MD_CTX_free(md);
+	strata_hex(d, dl, out);
+	return 0;
+}
+
+/* True when path is under one of the comma-separated directories ("/usr,/var/lib"). */
+static bool pkg_under_dirs(const char *dirs, const char *path)
+{
+	const char *p = dirs;
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		while (l && (p[l - 1] == ' ' || p[l - 1] == '/'))
+			l--;
+		if (l == 0 || (strncmp(path, p, l) == 0 && (path[l] == '/' || path[l] == '\0')))
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+static int pkg_verify_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	struct index_db *idx = policy_eval_index(ev);
+	const char *only_pkgs = policy_rule_param(r, "only_packages");
+	const char *only_dirs = policy_rule_param(r, "only_directories");
+	const char *check = policy_rule_param(r, "check");
+	if (!pkg_have_catalog(c))
+		return 0;
+	int view = index_db_view_merged(idx, index_db_layer_count(idx));
+	/* Files with a digest (conffiles are the admin's to change, as Anchore skips config files),
+	 * with what the image shows at that path. */
+	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	if (pkg_prepare(c,
+			"SELECT p.name, f.path, f.digest, n.type, n.data_entry, e.sha256, e.layer FROM package_file f"
+			" JOIN package p ON p.id = f.package"
+			" LEFT JOIN node n ON n.view = ?1 AND n.path = ltrim(f.path, '/')"
+			" LEFT JOIN entry e ON e.id = n.data_entry"
+			" WHERE f.digest IS NOT NULL AND f.digest <> '' AND coalesce(f.kind, '') <> 'conffile'"
+			" ORDER BY p.name, f.path",
+			&st, err) < 0)
+		return -1;
+	sqlite3_bind_int(st, 1, view);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = pkg_col(st, 0), *path = pkg_col(st, 1), *digest = pkg_col(st, 2);
+		if (only_pkgs && *only_pkgs && !pkg_in_list(only_pkgs, name))
+			continue;
+		if (only_dirs && *only_dirs && !pkg_under_dirs(only_dirs, path))
+			continue;
+		const char *status = NULL;
+		int layer = 0;
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+			status = "missing";
+		} else if (strcmp(pkg_col(st, 3), "file") == 0 || strcmp(pkg_col(st, 3), "reg") == 0) {
+			layer = sqlite3_column_int(st, 6);
+			const char *colon = strchr(digest, ':');
+			if (!colon)
+				continue;
+			size_t alg = (size_t)(colon - digest);
+			if (alg == 3 && strncasecmp(digest, "md5", 3) == 0) {
+				char md5[33];
+				if (pkg_entry_md5(idx, sqlite3_column_int64(st, 4), md5, err) < 0)
+					return strata_err_wrap(err, "verify %s", path);
+				if (strcasecmp(md5, colon + 1) != 0)
+					status = "changed";
+			} else if (alg == 6 && strncasecmp(digest, "sha256", 6) == 0) {
+				if (sqlite3_column_type(st, 5) != SQLITE_NULL && strcasecmp(pkg_col(st, 5), colon + 1) != 0)
+					status = "changed";
+			}
+		}
+		if (!status || (check && *check && strcasecmp(check, status) != 0))
+			continue;
+		cleanup_free char *msg = xasprintf(
+			"VERIFY check against package db for package '%s' failed on entry '%s' with status: '%s'", name, path,
+			status);
+		const struct policy_match m = {.message = msg, .path = path, .layer = layer,
+					       .visible = strcmp(status, "missing") == 0 ? 0 : 1};
+		policy_eval_fire(ev, r, &m);
+	}
+	if (rc != SQLITE_DONE)
+		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
+	return 0;
+}
+
+/* ---- metadata and allowlist ------------------------------------------------------------------ */
+
+/* Does package p match every given pattern of the rule? 1, 0 or -1 with *err. */
+static int pkg_metadata_match(sqlite3 *c, const struct policy_rule *r, const struct pkg_row *p,
+			      struct strata_err **err)
+{
+	static const char *const keys[] = {"name", "version", "type", "origin", "maintainer"};
+	const char *vals[] = {p->name, p->version, p->type, p->origin, p->maintainer};
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+		const char *pat = policy_rule_param(r, keys[k]);
+		if (!pat || !*pat)
+			continue;
+		int m = pkg_regex(c, pat, vals[k], err);
+		if (m <= 0)
+			return m;
+	}
+	return 1;
+}
+
+static int pkg_metadata_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	struct pkg_row *v = NULL;
+	size_t n = 0;
+	if (pkg_rows_load(c, &v, &n, err) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		int m = pkg_metadata_match(c, r, &v[i], err);
+		if (m < 0) {
+			ret = -1;
+			break;
+		}
+		if (!m)
+			continue;
+		cleanup_free char *msg =
+			xasprintf("Package %s (%s) version %s matched metadata criteria: origin '%s', maintainer '%s'", v[i].name,
+				  v[i].type, v[i].version, v[i].origin, v[i].maintainer);
+		const struct policy_match pm = {.message = msg, .visible = 1};
+		policy_eval_fire(ev, r, &pm);
+	}
+	pkg_rows_free(v, n);
+	return ret;
+}
+
+static const char *pkg_metadata_validate(const struct policy_rule *r)
+{
+	static const char *const keys[] = {"name", "version", "type", "origin", "maintainer"};
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+		const char *p = policy_rule_param(r, keys[k]);
+		if (p && *p)
+			return NULL;
+	}
+	return "at least one of name, version, type, origin or maintainer is required";
+}
+
+static int pkg_allowlist_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	const char *origins = policy_rule_param(r, "origins");
+	const char *maint = policy_rule_param(r, "maintainer_regex");
+	const char *names = policy_rule_param(r, "name_regex");
+	const char *types = policy_rule_param(r, "package_types");
+	struct pkg_row *v = NULL;
+	size_t n = 0;
+	if (pkg_rows_load(c, &v, &n, err) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (types && *types && !pkg_in_list(types, v[i].type))
+			continue; /* only the package types the rule is about */
+		bool allowed = origins && *origins && pkg_in_list(origins, v[i].origin);
+		for (int k = 0; k < 2 && !allowed; k++) {
+			const char *pat = k == 0 ? maint : names;
+			if (!pat || !*pat)
+				continue;
+			int m = pkg_regex(c, pat, k == 0 ? v[i].maintainer : v[i].name, err);
+			if (m < 0)
+				ret = -1;
+			allowed = m > 0;
+		}
+		if (allowed || ret < 0)
+			continue;
+		cleanup_free char *msg =
+			xasprintf("Package %s-%s (%s) is not in the allowlist: origin '%s', maintainer '%s'", v[i].name,
+				  v[i].version, v[i].type, v[i].origin, v[i].maintainer);
+		const struct policy_match pm = {.message = msg, .visible = 1};
+		policy_eval_fire(ev, r, &pm);
+	}
+	pkg_rows_free(v, n);
+	return ret;
+}
+
+static const char *pkg_allowlist_validate(const struct policy_rule *r)
+{
+	static const char *const keys[] = {"origins", "maintainer_regex", "name_regex"};
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+		const char *p = policy_rule_param(r, keys[k]);
+		if (p && *p)
+			return NULL;
+	}
+	return "at least one of origins, maintainer_regex or name_regex is required";
+}
+
+/* ---- table ----------------------------------------------------------------------------------- */
+
+static const struct policy_param_def pkg_required_params[] = {
+	{"name", POLICY_PARAM_STRING, true, NULL, NULL},
+	{"version", POLICY_PARAM_STRING, false, NULL, NULL},
+	{"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+static const struct policy_param_def pkg_denylist_params[] = {
+	{"name", POLICY_PARAM_STRING, true, NULL, NULL},
+	{"version", POLICY_PARAM_STRING, false, NULL, NULL},
+	{"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+static const struct policy_param_def pkg_verify_params[] = {
+	{"only_packages", POLICY_PARAM_LIST, false, NULL, NULL},
+	{"only_directories", POLICY_PARAM_LIST, false, NULL, NULL},
+	{"check", POLICY_PARAM_ENUM, false, "changed|missing", NULL},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+static const struct policy_param_def pkg_metadata_params[] = {
+	{"name", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"version", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"type", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"origin", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"maintainer", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+static const struct policy_param_def pkg_allowlist_params[] = {
+	{"origins", POLICY_PARAM_LIST, false, NULL, NULL},
+	{"maintainer_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"name_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+	{"package_types", POLICY_PARAM_LIST, false, NULL, NULL},
+	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
+static const struct policy_trigger_def pkg_triggers[] = {
+	{"required_package", NULL,
+	 "Triggers if the specified package and optionally a specific version (exact, or at least it in the distribution's version order) is not found in the image",
+	 pkg_required_params, pkg_name_required, pkg_required_eval},
+	{"denylist", "blacklist",
+	 "Triggers if the image has a package installed with the given name, optionally at the given version (exact, or that version or later)",
+	 pkg_denylist_params, pkg_name_required, pkg_denylist_eval},
+	{"verify", NULL,
+	 "Checks installed files against the package database's digests (dpkg md5sums, rpm digests): fires for changed or missing files, optionally only for some packages or directories",
+	 pkg_verify_params, NULL, pkg_verify_eval},
+	{"metadata", NULL,
+	 "Triggers for each package whose name, version, type, origin and maintainer match all the given regular expressions",
+	 pkg_metadata_params, pkg_metadata_validate, pkg_metadata_eval},
+	{"allowlist", NULL,
+	 "Triggers for each package not from an allowed origin, maintainer (regex) or name (regex)",
+	 pkg_allowlist_params, pkg_allowlist_validate, pkg_allowlist_eval},
+	{NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct policy_gate_def policy_gate_packages = {"packages", "Distro package checks", pkg_triggers};
