@@ -76,7 +76,8 @@ static void attest_conclude(struct attest_check *c, const char *what, const char
 		attest_set_result(c, "unverified", xasprintf("%s present but no trusted key given (--trust-key)", what));
 	} else if (!c->reason) {
 		attest_set_result(c, "failed",
-				  xasprintf("%s signature does not verify with any trusted key (wrong key or altered content)", what));
+				  xasprintf("%s%s does not verify with any trusted key (wrong key or altered content)", what,
+					    strcmp(what, "signature") ? " signature" : ""));
 	}
 }
 

@@ -4,6 +4,7 @@
 
 const struct policy_gate_def *const policy_gates[] = {
 	&policy_gate_always,
+	&policy_gate_attestation,
 	&policy_gate_packages,
 	&policy_gate_licenses,
 	&policy_gate_distro,

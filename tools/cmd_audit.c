@@ -10,7 +10,7 @@
 static void usage_audit(FILE *f)
 {
 	fprintf(f, "usage: strata audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] [--fail-on warn|fail]\n"
-		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [-q] IMAGE|INDEX\n"
+		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [--trust-key PEM]... [-q] IMAGE|INDEX\n"
 		   "       strata audit --show-default-policy\n");
 }
 
@@ -28,6 +28,7 @@ int cmd_audit(int argc, char **argv)
 		{"show-default-policy", no_argument, NULL, 'S'}, {"index", required_argument, NULL, 'i'},
 		{"platform", required_argument, NULL, 'p'},  {"ref", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+		{"trust-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *policy = NULL, *tag = NULL, *format = "text", *idx_path = NULL;
@@ -52,6 +53,14 @@ int cmd_audit(int argc, char **argv)
 		case 'p': sel.platform = optarg; break;
 		case 'r': sel.ref = optarg; break;
 		case 'q': quiet = true; break;
+		case 'K': { /* issue 9: keys for the attestation gate and attestations.json */
+			cleanup_err struct strata_err *kerr = NULL;
+			if (policy_trust_key_add(optarg, &kerr) < 0) {
+				tools_print_err(kerr);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage_audit(stdout); return 0;
 		default: usage_audit(stderr); return 2;
 		}

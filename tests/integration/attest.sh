@@ -165,6 +165,11 @@ L_EVIL=$(new_layout evil)              # signed provenance from a builder not in
 add_cosign_sig "$L_EVIL" ec "$T/payload.json"
 envelope ed "$T/st-evil.json" >"$T/env-evil.json"
 add_referrer "$L_EVIL" "$T/env-evil.json"
+L_BRANCH=$(new_layout branch)          # signed provenance of a build from a feature branch
+sed 's|refs/heads/main|refs/heads/feature|g' "$T/st-slsa1.json" >"$T/st-branch.json"
+add_cosign_sig "$L_BRANCH" ec "$T/payload.json"
+envelope ed "$T/st-branch.json" >"$T/env-branch.json"
+add_referrer "$L_BRANCH" "$T/env-branch.json"
 L_NOATT=$(new_layout noatt)            # a signature but no attestation
 add_cosign_sig "$L_NOATT" ec "$T/payload.json"
 L_KEYLESS=$(new_layout keyless)        # keyless: certificate annotation, signed by a key nobody trusts
@@ -241,6 +246,9 @@ fi
 
 # ---- the policy gate, through strata audit (once the engine has landed) ------------------------
 if "$STRATA" audit --help 2>&1 | grep -q -- '--trust-key'; then
+	# The default policy does not ask for signatures: an unsigned image passes it.
+	"$STRATA" audit "$L_NONE" >"$T/default.txt" 2>&1
+	ok $? "the default policy does not require a signature (unsigned image passes)"
 	POL=$REPO/policy/examples/signed.json
 	# audit_case NAME LAYOUT WANT_VERDICT MESSAGE_REGEX [KEY...]
 	audit_case() {
@@ -249,8 +257,10 @@ if "$STRATA" audit --help 2>&1 | grep -q -- '--trust-key'; then
 		for k in "$@"; do args+=(--trust-key "$K/$k.pub"); done
 		"$STRATA" audit --policy "$POL" "${args[@]}" --format json "$lay" >"$T/audit.json" 2>"$T/audit.err" || rc=$?
 		local verdict
-		verdict=$(jq -r '.. | objects | .final_action? // .verdict? // empty' "$T/audit.json" 2>/dev/null | head -1)
-		if grep -qi -- "$want" <<<"$verdict" && { [ -z "$re" ] || grep -Eq -- "$re" "$T/audit.json"; }; then
+		verdict=$(jq -r '[.. | objects | select(has("strata")) | .strata.verdict][0]' "$T/audit.json" 2>/dev/null)
+		local want_rc=0
+		[ "$want" = fail ] && want_rc=1
+		if [ "$verdict" = "$want" ] && [ "$rc" = "$want_rc" ] && { [ -z "$re" ] || grep -Eq -- "$re" "$T/audit.json"; }; then
 			pass "audit $name: $want${re:+ ($re)}"
 		else
 			fail "audit $name: $want${re:+ ($re)}"
@@ -258,14 +268,15 @@ if "$STRATA" audit --help 2>&1 | grep -q -- '--trust-key'; then
 		fi
 	}
 	audit_case "signed image" "$L_SIGNED" pass "" ec ed
-	audit_case "wrong key" "$L_SIGNED" fail "no valid signature" rsa
-	audit_case "payload naming another digest" "$L_OTHERDIG" fail "no valid signature" ec ed
-	audit_case "tampered envelope" "$L_TAMPER" fail "no verified attestation" ec ed
-	audit_case "attestation for another image" "$L_OTHERIMG" fail "no verified attestation" ec ed
-	audit_case "unknown predicate type" "$L_CUSTOM" fail "no verified attestation of predicate type https://slsa.dev/provenance/v1" ec ed
+	audit_case "wrong key" "$L_SIGNED" fail "no valid signature by a trusted key \\(signature does not verify with any trusted key" rsa
+	audit_case "payload naming another digest" "$L_OTHERDIG" fail "no valid signature .*names $OTHER, not this image" ec ed
+	audit_case "tampered envelope" "$L_TAMPER" fail "no verified attestation .*attestation signature does not verify with any trusted key" ec ed
+	audit_case "attestation for another image" "$L_OTHERIMG" fail "no verified attestation .*names $OTHER, not this image" ec ed
+	audit_case "unknown predicate type" "$L_CUSTOM" fail "no verified attestation of predicate type https://slsa.dev/provenance/v1 \\(https://example.test/custom-predicate/v3: attestation verified" ec ed
 	audit_case "builder not allowed" "$L_EVIL" fail "builder .*evil_builder.* is not allowed" ec ed
-	audit_case "missing attestation" "$L_NOATT" fail "no verified attestation" ec ed
-	audit_case "nothing beside the image" "$L_NONE" fail "no valid signature" ec ed
+	audit_case "provenance from a branch (predicate_regex no_match)" "$L_BRANCH" warn "workflow.ref = 'refs/heads/feature' does not match regex" ec ed
+	audit_case "missing attestation" "$L_NOATT" fail "no verified attestation of predicate type https://slsa.dev/provenance/v1 \\(no attestation found beside the image" ec ed
+	audit_case "nothing beside the image" "$L_NONE" fail "no valid signature by a trusted key \\(no signature found beside the image" ec ed
 else
 	skip "strata audit --policy with the attestation gate" "strata audit has no --trust-key yet (policy engine not landed)"
 fi
