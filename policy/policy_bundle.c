@@ -178,18 +178,36 @@ static void bundle_policies(struct policy_bundle *b, bool lenient)
 				p->nrules++;
 		}
 	}
-	/* rule ids are unique across the bundle (allowlist items and reports name them) */
-	for (size_t x = 0; x < b->npolicies; x++)
-		for (size_t y = 0; y < b->policies[x].nrules; y++) {
-			const struct policy_rule *r = &b->policies[x].rules[y];
-			if (!*r->id)
-				continue;
-			for (size_t x2 = 0; x2 <= x; x2++)
-				for (size_t y2 = 0; y2 < (x2 == x ? y : b->policies[x2].nrules); y2++)
-					if (!strcmp(b->policies[x2].rules[y2].id, r->id))
-						policy_bundle_problem(b, "rule %s (policy %s, gate %s, trigger %s): duplicate rule id",
-								      r->id, b->policies[x].id, r->gate, r->trigger);
+	/* rule ids are unique across the bundle (allowlist items and reports name them); checked on
+	 * the JSON so a duplicate of a rule with other problems is reported too */
+	size_t pi, ri, pj, rj;
+	const json_t *p1, *r1, *p2, *r2;
+	json_array_foreach(arr, pi, p1)
+	{
+		json_array_foreach(json_object_get(p1, "rules"), ri, r1)
+		{
+			const char *id = bundle_str(r1, "id");
+			bool dup = false;
+			json_array_foreach(arr, pj, p2)
+			{
+				if (pj > pi || dup)
+					break;
+				json_array_foreach(json_object_get(p2, "rules"), rj, r2)
+				{
+					if (pj == pi && rj >= ri)
+						break;
+					const char *id2 = bundle_str(r2, "id");
+					if (id && id2 && *id && !strcmp(id, id2))
+						dup = true;
+				}
+			}
+			if (dup) {
+				const char *pid = bundle_str(p1, "id"), *g = bundle_str(r1, "gate"), *t = bundle_str(r1, "trigger");
+				policy_bundle_problem(b, "rule %s (policy %s, gate %s, trigger %s): duplicate rule id", id,
+						      pid ? pid : "", g ? g : "(none)", t ? t : "(none)");
+			}
 		}
+	}
 }
 
 static void bundle_allowlists(struct policy_bundle *b)
