@@ -244,17 +244,18 @@ static int pkg_denylist_eval(struct policy_eval *ev, const struct policy_rule *r
 	if (!name || !pkg_have_catalog(c))
 		return 0;
 	cleanup_pkgstmt sqlite3_stmt *st = NULL;
-	if (pkg_prepare(c, "SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name = ?1 ORDER BY id",
+	/* name may be a glob ("python2*"), as in shell patterns: * ? [...] */
+	if (pkg_prepare(c, "SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name GLOB ?1 ORDER BY id",
 			&st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *type = pkg_col(st, 0), *have = pkg_col(st, 2);
+		const char *type = pkg_col(st, 0), *pname = pkg_col(st, 1), *have = pkg_col(st, 2);
 		cleanup_free char *msg = NULL;
 		if (!version)
-			msg = xasprintf("Package is blacklisted: %s", name);
+			msg = xasprintf("Package is blacklisted: %s", pname);
 		else if (strcmp(have, version) == 0 || (minimum && policy_version_cmp(type, have, version) >= 0))
-			msg = xasprintf("Package is blacklisted: %s-%s", name, have);
+			msg = xasprintf("Package is blacklisted: %s-%s", pname, have);
 		if (!msg)
 			continue;
 		const struct policy_match m = {.message = msg, .path = pkg_col(st, 4), .layer = sqlite3_column_int(st, 3),
@@ -528,7 +529,7 @@ static const struct policy_trigger_def pkg_triggers[] = {
 	 "Triggers if the specified package and optionally a specific version (exact, or at least it in the distribution's version order) is not found in the image",
 	 pkg_required_params, pkg_name_required, pkg_required_eval},
 	{"denylist", "blacklist",
-	 "Triggers if the image has a package installed with the given name, optionally at the given version (exact, or that version or later)",
+	 "Triggers if the image has a package installed with the given name (a glob: python2*), optionally at the given version (exact, or that version or later)",
 	 pkg_denylist_params, pkg_name_required, pkg_denylist_eval},
 	{"verify", NULL,
 	 "Checks installed files against the package database's digests (dpkg md5sums, rpm digests): fires for changed or missing files, optionally only for some packages or directories",
