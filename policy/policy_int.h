@@ -398,6 +398,7 @@ int policy_render_findings_retrieved_files(struct index_db *db, char **out, size
 int policy_render_findings_files(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 int policy_render_findings_passwd_file(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 int policy_render_findings_dockerfile(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+int policy_render_findings_attestation(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
 
 /* ---- package version ordering (policy/version.c, issue 6) -------------------------------- */

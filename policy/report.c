@@ -34,6 +34,7 @@ static const struct policy_report reports[] = {
 	{"findings/files.json", "policy findings of gate files", policy_render_findings_files},
 	{"findings/passwd_file.json", "policy findings of gate passwd_file", policy_render_findings_passwd_file},
 	{"findings/dockerfile.json", "policy findings of gate dockerfile", policy_render_findings_dockerfile},
+	{"findings/attestation.json", "policy findings of gate attestation", policy_render_findings_attestation},
 	{NULL, NULL, NULL},
 };
 
