@@ -416,9 +416,11 @@ int cmd_sql(int argc, char **argv)
 int cmd_report(int argc, char **argv)
 {
 	/* --trust-key FILE (repeatable, before the operands): keys for attestations.json (issue 9) */
-	while (argc >= 3 && !strcmp(argv[1], "--trust-key")) {
+	/* --policy FILE: the bundle verdict, report.json, … evaluate (issue 6; default otherwise) */
+	while (argc >= 3 && (!strcmp(argv[1], "--trust-key") || !strcmp(argv[1], "--policy"))) {
 		cleanup_err struct strata_err *kerr = NULL;
-		if (policy_trust_key_add(argv[2], &kerr) < 0) {
+		if (!strcmp(argv[1], "--policy") ? policy_use_bundle(argv[2], &kerr) < 0
+						 : policy_trust_key_add(argv[2], &kerr) < 0) {
 			tools_print_err(kerr);
 			return 2;
 		}

@@ -24,7 +24,7 @@ static const struct {
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
 	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},
 	{"sql", cmd_sql, "sql IMAGE|INDEX QUERY"},
-	{"report", cmd_report, "report [--trust-key PEM]... IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
+	{"report", cmd_report, "report [--trust-key PEM]... [--policy FILE] IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
 	{"verify", cmd_verify, "verify [--index PATH] [--platform ...] [--ref ...] IMAGE   (recompute every blob digest; 1 when one differs)"},
 	{"audit", cmd_audit, "audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] [--fail-on warn] [--trust-key PEM]... [--show-default-policy] IMAGE|INDEX   (exit 0 pass/warn, 1 fail, 2 error)"},
 	{"version", cmd_version, "version"},

@@ -257,6 +257,12 @@ ok $? "…and passes once its findings are allowlisted (they stay in the report,
 s=$(jq '.[0][][][0].detail.result.strata.seconds' "$T/a.json")
 awk -v s="$s" 'BEGIN { exit !(s < 0.5) }'; ok $? "a new policy on the indexed image evaluates in $s s (< 0.5 s), no re-index"
 
+# --- strata report: the same files without mounting ------------------------------------------------
+read -r v _ < <("$STRATA" report --policy "$T/warn.json" "$IMG" verdict)
+[ "$v" = warn ]; ok $? "strata report --policy FILE IMAGE verdict: warn"
+read -r v _ < <("$STRATA" report "$IMG" verdict)
+[ "$v" = fail ]; ok $? "strata report IMAGE verdict without --policy: the default policy's fail"
+
 # --- the mount: /.audit/verdict, report.json, policy.json --------------------------------------------------------
 if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
 	M=$T/mnt
