@@ -140,6 +140,7 @@ int attest_render_json(struct index_db *db, char **out, size_t *len, struct stra
 		json_object_set_new(o, "found_by", attest_jstr(it->found_by));
 		json_object_set_new(o, "manifest", attest_jstr(it->manifest_digest));
 		json_object_set_new(o, "ref_name", attest_jstr(it->ref_name));
+		json_object_set_new(o, "artifact_type", attest_jstr(it->artifact_type));
 		json_object_set_new(o, "media_type", attest_jstr(it->media_type));
 		json_object_set_new(o, "predicate_type", attest_jstr(it->chk.predicate_type));
 		if (it->chk.predicate_type)

@@ -228,6 +228,24 @@ if "$STRATA" sql "$L_SIGNED" 'SELECT digest FROM image' 2>"$T/sql.err" | grep -q
 	pass "a layout holding a .sig tag and a referrer still selects the image"
 else fail "a layout holding a .sig tag and a referrer still selects the image"; diag <"$T/sql.err"; fi
 
+# A layout written by another tool: regclient's testrepo attaches "application/example.arms"
+# referrers to each platform manifest of v2 (listed through its sha256-<digest> fallback-tag index).
+R=$OUTSIDE/regclient/testrepo
+if [ -f "$R/index.json" ]; then
+	for p in linux/amd64 linux/arm64; do
+		"$STRATA" index -q --ref v2 --platform "$p" --index "$T/rc.db" "$R" >/dev/null 2>"$T/report.err"
+		want=$(jq -r --arg a "${p#linux/}" '.manifests[] | select(.platform.architecture == $a) | .digest' \
+			"$R/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "v2") | .digest[7:]' "$R/index.json")")
+		refs=$(for f in "$R"/blobs/sha256/*; do jq -r --arg w "$want" 'select(.subject.digest? == $w) | .artifactType' "$f" 2>/dev/null; done | sort -u | paste -sd,)
+		j=$("$STRATA" report "$T/rc.db" attestations.json 2>>"$T/report.err")
+		check "regclient testrepo v2 $p: the referrers jq finds ($refs) are listed, unverified" "$j" \
+			"([.items[] | .artifact_type] | sort | unique | join(\",\")) == \"$refs\" and .image_digest == \"$want\" and ([.items[] | .status == \"unverified\" and .found_by == \"referrer\"] | all)"
+		rm -f "$T/rc.db"
+	done
+else
+	skip "regclient testrepo referrers" "outside fixtures absent"
+fi
+
 # The mount serves the same file, verified with the keys given to strata mount.
 if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
 	smount "$L_SIGNED" "$T/mnt" --trust-key "$K/ec.pub" --trust-key "$K/ed.pub" 2>"$T/mount.err" </dev/null
