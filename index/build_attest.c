@@ -7,9 +7,9 @@
 #include <jansson.h>
 #include <string.h>
 
-#define ATTEST_SCHEMA_SQL                                                                          \
-	"CREATE TABLE attestation(id INTEGER PRIMARY KEY, found_by TEXT, ref_name TEXT,"            \
-	" manifest_digest TEXT, artifact_type TEXT, manifest_annotations TEXT, blob_index INTEGER," \
+#define ATTEST_SCHEMA_SQL                                                                                    \
+	"CREATE TABLE attestation(id INTEGER PRIMARY KEY, found_by TEXT, ref_name TEXT,"                     \
+	" manifest_digest TEXT, artifact_type TEXT, manifest_annotations TEXT, blob_index INTEGER,"          \
 	" media_type TEXT, blob_digest TEXT, payload BLOB, signature TEXT, annotations TEXT, error TEXT);"
 
 /* The cosign signature annotation of a blob descriptor (owned), or NULL. */
@@ -56,11 +56,13 @@ static int attest_insert(sqlite3_stmt *st, const struct overlay_attachment *a, i
 		attest_bind_text(st, 12, a->error ? a->error : "artifact manifest has no layers");
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
-		return strata_err_set(err, STRATA_EIO, "attestation: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+		return strata_err_set(err, STRATA_EIO, "attestation: %s",
+				      sqlite3_errmsg(sqlite3_db_handle(st)));
 	return 0;
 }
 
-int index_attest_store(sqlite3 *db, const char *image_path, const struct overlay_image *img, struct strata_err **err)
+int index_attest_store(sqlite3 *db, const char *image_path, const struct overlay_image *img,
+		       struct strata_err **err)
 {
 	if (index_sql_exec(db, ATTEST_SCHEMA_SQL, err) < 0)
 		return -1;
@@ -68,11 +70,12 @@ int index_attest_store(sqlite3 *db, const char *image_path, const struct overlay
 	size_t n = 0;
 	struct strata_err *found = NULL;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int rc = index_sql_prepare(db,
-				   "INSERT INTO attestation(found_by, ref_name, manifest_digest, artifact_type,"
-				   " manifest_annotations, blob_index, media_type, blob_digest, payload, signature,"
-				   " annotations, error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-				   &st, err);
+	int rc = index_sql_prepare(
+	    db,
+	    "INSERT INTO attestation(found_by, ref_name, manifest_digest, artifact_type,"
+	    " manifest_annotations, blob_index, media_type, blob_digest, payload, signature,"
+	    " annotations, error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+	    &st, err);
 	if (rc == 0 && overlay_image_attachments(image_path, img, &v, &n, &found) < 0) {
 		/* a layout too hostile to walk costs its attestations, not the image */
 		struct overlay_attachment broken = {.found_by = "layout", .error = found->msg};

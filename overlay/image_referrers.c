@@ -12,11 +12,11 @@
 
 #include <string.h>
 
-#define ATTACH_MAX 64                  /* attachments kept per image */
-#define ATTACH_MAX_BLOBS 16            /* layers read per attachment manifest */
+#define ATTACH_MAX 64		       /* attachments kept per image */
+#define ATTACH_MAX_BLOBS 16	       /* layers read per attachment manifest */
 #define ATTACH_BLOB_MAX (4u << 20)     /* bytes per blob */
 #define ATTACH_MANIFEST_MAX (1u << 20) /* bytes per manifest or nested index */
-#define ATTACH_MAX_DESCS 4096          /* descriptors visited in all */
+#define ATTACH_MAX_DESCS 4096	       /* descriptors visited in all */
 
 struct attach_walk {
 	const struct overlay_image_store *s;
@@ -42,7 +42,8 @@ static bool attach_seen(const struct attach_walk *w, const char *digest)
 }
 
 /* Reads one layer descriptor's blob into b (errors are kept in b->error). */
-static void attach_read_blob(const struct overlay_image_store *s, const json_t *ld, struct overlay_attach_blob *b)
+static void attach_read_blob(const struct overlay_image_store *s, const json_t *ld,
+			     struct overlay_attach_blob *b)
 {
 	const char *mt = overlay_json_str(ld, "mediaType");
 	const char *dg = overlay_json_str(ld, "digest");
@@ -55,8 +56,8 @@ static void attach_read_blob(const struct overlay_image_store *s, const json_t *
 		return;
 	}
 	if ((uint64_t)json_integer_value(sz) > ATTACH_BLOB_MAX) {
-		b->error = xasprintf("blob of %lld bytes, more than the %u MiB allowed", (long long)json_integer_value(sz),
-				     ATTACH_BLOB_MAX >> 20);
+		b->error = xasprintf("blob of %lld bytes, more than the %u MiB allowed",
+				     (long long)json_integer_value(sz), ATTACH_BLOB_MAX >> 20);
 		return;
 	}
 	struct strata_err *e = NULL;
@@ -72,14 +73,15 @@ static void attach_read_blob(const struct overlay_image_store *s, const json_t *
 }
 
 /* Records the attachment manifest m (already read and verified) found by how. */
-static void attach_add(struct attach_walk *w, const char *how, const char *digest, const json_t *desc, const json_t *m,
-		       const char *error)
+static void attach_add(struct attach_walk *w, const char *how, const char *digest, const json_t *desc,
+		       const json_t *m, const char *error)
 {
 	struct overlay_attachment *a = &w->v[w->n++];
 	memset(a, 0, sizeof(*a));
 	a->found_by = how;
 	a->manifest_digest = xstrdup(digest);
-	const char *ref = overlay_json_str(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name");
+	const char *ref =
+	    overlay_json_str(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name");
 	a->ref_name = ref ? xstrdup(ref) : NULL;
 	if (error) {
 		a->error = xstrdup(error);
@@ -116,12 +118,13 @@ static bool attach_is_index(const char *mt, const json_t *j)
 /* Visits one descriptor of index.json or of a nested index. */
 static int attach_visit(struct attach_walk *w, const json_t *desc, int depth, struct strata_err **err)
 {
-	STRATA_CHECK(++w->visited <= ATTACH_MAX_DESCS, err, STRATA_ELIMIT, "more than %d descriptors in the layout",
-		     ATTACH_MAX_DESCS);
-	STRATA_CHECK(depth < OVERLAY_IMAGE_MAX_DEPTH, err, STRATA_ELIMIT, "image indexes nested more than %d deep",
-		     OVERLAY_IMAGE_MAX_DEPTH);
+	STRATA_CHECK(++w->visited <= ATTACH_MAX_DESCS, err, STRATA_ELIMIT,
+		     "more than %d descriptors in the layout", ATTACH_MAX_DESCS);
+	STRATA_CHECK(depth < OVERLAY_IMAGE_MAX_DEPTH, err, STRATA_ELIMIT,
+		     "image indexes nested more than %d deep", OVERLAY_IMAGE_MAX_DEPTH);
 	const char *digest = overlay_json_str(desc, "digest");
-	const char *ref = overlay_json_str(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name");
+	const char *ref =
+	    overlay_json_str(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name");
 	if (!overlay_digest_valid(digest) || !strcmp(digest, w->image_digest) || attach_seen(w, digest))
 		return 0;
 	/* cosign's tags may carry a repository prefix ("repo:sha256-<hex>.sig"). */
@@ -132,7 +135,8 @@ static int attach_visit(struct attach_walk *w, const json_t *desc, int depth, st
 	if (sz && (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
 		   (uint64_t)json_integer_value(sz) > ATTACH_MANIFEST_MAX)) {
 		if (by_tag && w->n < ATTACH_MAX)
-			attach_add(w, "tag", digest, desc, NULL, "manifest size missing, invalid or over 1 MiB");
+			attach_add(w, "tag", digest, desc, NULL,
+				   "manifest size missing, invalid or over 1 MiB");
 		return 0;
 	}
 	cleanup_free char *b = NULL;
@@ -141,7 +145,8 @@ static int attach_visit(struct attach_walk *w, const json_t *desc, int depth, st
 	if (overlay_image_oci_read_blob(w->s, digest, sz ? json_integer_value(sz) : -1, &b, &l, &e) < 0 ||
 	    l > ATTACH_MANIFEST_MAX) {
 		if (by_tag && w->n < ATTACH_MAX)
-			attach_add(w, "tag", digest, desc, NULL, e && e->msg ? e->msg : "manifest over 1 MiB");
+			attach_add(w, "tag", digest, desc, NULL,
+				   e && e->msg ? e->msg : "manifest over 1 MiB");
 		strata_err_free(e);
 		return 0;
 	}
@@ -157,7 +162,8 @@ static int attach_visit(struct attach_walk *w, const json_t *desc, int depth, st
 	if (attach_is_index(mt, j)) {
 		size_t i;
 		json_t *child;
-		json_array_foreach(json_object_get(j, "manifests"), i, child) {
+		json_array_foreach(json_object_get(j, "manifests"), i, child)
+		{
 			if (attach_visit(w, child, depth + 1, err) < 0)
 				return -1;
 		}
@@ -167,7 +173,8 @@ static int attach_visit(struct attach_walk *w, const json_t *desc, int depth, st
 	bool by_subject = subject && !strcmp(subject, w->image_digest);
 	if (!by_subject && !by_tag)
 		return 0;
-	STRATA_CHECK(w->n < ATTACH_MAX, err, STRATA_ELIMIT, "more than %d signatures and attestations", ATTACH_MAX);
+	STRATA_CHECK(w->n < ATTACH_MAX, err, STRATA_ELIMIT, "more than %d signatures and attestations",
+		     ATTACH_MAX);
 	attach_add(w, by_subject ? "referrer" : "tag", digest, desc, j, NULL);
 	return 0;
 }
@@ -198,8 +205,8 @@ static inline void attach_store_clearp(struct overlay_image_store *s)
 	overlay_image_store_clear(s);
 }
 
-int overlay_image_attachments(const char *path, const struct overlay_image *img, struct overlay_attachment **out,
-			      size_t *n, struct strata_err **err)
+int overlay_image_attachments(const char *path, const struct overlay_image *img,
+			      struct overlay_attachment **out, size_t *n, struct strata_err **err)
 {
 	*out = NULL;
 	*n = 0;
@@ -224,7 +231,8 @@ int overlay_image_attachments(const char *path, const struct overlay_image *img,
 	w.v = xcalloc(ATTACH_MAX, sizeof(*w.v));
 	size_t i;
 	json_t *d;
-	json_array_foreach(json_object_get(idx, "manifests"), i, d) {
+	json_array_foreach(json_object_get(idx, "manifests"), i, d)
+	{
 		if (attach_visit(&w, d, 0, err) < 0) {
 			overlay_attachments_free(w.v, w.n);
 			return strata_err_wrap(err, "attachments");

@@ -53,8 +53,10 @@ static bool attest_annotations_keyless(const char *annotations_json)
 	if (!annotations_json)
 		return false;
 	cleanup_jsonp json_t *a = json_loads(annotations_json, 0, NULL);
-	return json_object_get(a, "dev.sigstore.cosign/certificate") || json_object_get(a, "dev.sigstore.cosign/bundle") ||
-	       json_object_get(a, "dev.sigstore.cosign/chain") || json_object_get(a, "dev.sigstore.cosign/rfc3161timestamp");
+	return json_object_get(a, "dev.sigstore.cosign/certificate") ||
+	       json_object_get(a, "dev.sigstore.cosign/bundle") ||
+	       json_object_get(a, "dev.sigstore.cosign/chain") ||
+	       json_object_get(a, "dev.sigstore.cosign/rfc3161timestamp");
 }
 
 /* Sets status/reason once the signature and subject checks are done. */
@@ -62,22 +64,28 @@ static void attest_conclude(struct attest_check *c, const char *what, const char
 {
 	c->verified = c->sig_ok && c->about_image;
 	if (c->verified) {
-		attest_set_result(c, "verified", xasprintf("%s verified with trusted key %s", what, attest_key_id((size_t)c->key)));
+		attest_set_result(
+		    c, "verified",
+		    xasprintf("%s verified with trusted key %s", what, attest_key_id((size_t)c->key)));
 	} else if (c->sig_ok) {
-		attest_set_result(c, "failed",
-				  xasprintf("%s is signed by trusted key %s but names %s, not this image (%s)", what,
-					    attest_key_id((size_t)c->key), c->named_digest ? c->named_digest : "no image",
-					    image_digest));
+		attest_set_result(
+		    c, "failed",
+		    xasprintf("%s is signed by trusted key %s but names %s, not this image (%s)", what,
+			      attest_key_id((size_t)c->key), c->named_digest ? c->named_digest : "no image",
+			      image_digest));
 	} else if (c->keyless) {
 		attest_set_result(c, "not verified offline",
-				  xasprintf("%s is keyless (certificate / transparency log): not verified offline without a trusted root",
+				  xasprintf("%s is keyless (certificate / transparency log): not verified "
+					    "offline without a trusted root",
 					    what));
 	} else if (attest_key_count() == 0) {
-		attest_set_result(c, "unverified", xasprintf("%s present but no trusted key given (--trust-key)", what));
+		attest_set_result(c, "unverified",
+				  xasprintf("%s present but no trusted key given (--trust-key)", what));
 	} else if (!c->reason) {
-		attest_set_result(c, "failed",
-				  xasprintf("%s%s does not verify with any trusted key (wrong key or altered content)", what,
-					    strcmp(what, "signature") ? " signature" : ""));
+		attest_set_result(
+		    c, "failed",
+		    xasprintf("%s%s does not verify with any trusted key (wrong key or altered content)",
+			      what, strcmp(what, "signature") ? " signature" : ""));
 	}
 }
 
@@ -88,7 +96,7 @@ static void attest_check_simple(const unsigned char *payload, size_t len, const 
 	c->type = "cosign-signature";
 	cleanup_jsonp json_t *j = json_loadb((const char *)payload, len, 0, NULL);
 	const char *named = json_string_value(json_object_get(
-		json_object_get(json_object_get(j, "critical"), "image"), "docker-manifest-digest"));
+	    json_object_get(json_object_get(j, "critical"), "image"), "docker-manifest-digest"));
 	if (named)
 		c->named_digest = xstrdup(named);
 	c->about_image = named && !strcmp(named, image_digest);
@@ -97,7 +105,8 @@ static void attest_check_simple(const unsigned char *payload, size_t len, const 
 		return;
 	}
 	if (!named) {
-		attest_set_result(c, "failed", xstrdup("signature payload names no critical.image.docker-manifest-digest"));
+		attest_set_result(
+		    c, "failed", xstrdup("signature payload names no critical.image.docker-manifest-digest"));
 		return;
 	}
 	unsigned char *sig = NULL;
@@ -132,7 +141,8 @@ static void attest_read_statement(const unsigned char *body, size_t len, const c
 		c->predicate_type = xstrdup(pt);
 	size_t i;
 	json_t *s;
-	json_array_foreach(json_object_get(st, "subject"), i, s) {
+	json_array_foreach(json_object_get(st, "subject"), i, s)
+	{
 		const char *hex = json_string_value(json_object_get(json_object_get(s, "digest"), "sha256"));
 		if (!hex)
 			continue;
@@ -150,7 +160,8 @@ static void attest_check_envelope(const json_t *env, const char *image_digest, s
 	const char *p64 = json_string_value(json_object_get(env, "payload"));
 	json_t *sigs = json_object_get(env, "signatures");
 	if (!ptype || !p64 || !json_is_array(sigs)) {
-		attest_set_result(c, "failed", xstrdup("not a DSSE envelope (payloadType, payload, signatures)"));
+		attest_set_result(c, "failed",
+				  xstrdup("not a DSSE envelope (payloadType, payload, signatures)"));
 		return;
 	}
 	unsigned char *body = NULL;
@@ -166,7 +177,8 @@ static void attest_check_envelope(const json_t *env, const char *image_digest, s
 	memcpy(pae + hl, body, bl);
 	size_t i;
 	json_t *s;
-	json_array_foreach(sigs, i, s) {
+	json_array_foreach(sigs, i, s)
+	{
 		if (i >= ATTEST_MAX_SIGS || c->sig_ok)
 			break;
 		const char *sig64 = json_string_value(json_object_get(s, "sig"));
@@ -200,7 +212,8 @@ static void attest_check_bundle(const json_t *b, const char *image_digest, struc
 {
 	c->type = "sigstore-bundle";
 	json_t *vm = json_object_get(b, "verificationMaterial");
-	c->keyless = c->keyless || json_object_get(vm, "certificate") || json_object_get(vm, "x509CertificateChain") ||
+	c->keyless = c->keyless || json_object_get(vm, "certificate") ||
+		     json_object_get(vm, "x509CertificateChain") ||
 		     json_array_size(json_object_get(vm, "tlogEntries")) > 0;
 	json_t *env = json_object_get(b, "dsseEnvelope");
 	if (env) {
@@ -216,9 +229,9 @@ static void attest_check_bundle(const json_t *b, const char *image_digest, struc
 	attest_set_result(c, "failed", xstrdup("sigstore bundle without dsseEnvelope or messageSignature"));
 }
 
-void attest_check_blob(const char *media_type, const char *artifact_type, const unsigned char *payload, size_t len,
-		       const char *signature_b64, const char *annotations_json, const char *image_digest,
-		       struct attest_check *out)
+void attest_check_blob(const char *media_type, const char *artifact_type, const unsigned char *payload,
+		       size_t len, const char *signature_b64, const char *annotations_json,
+		       const char *image_digest, struct attest_check *out)
 {
 	struct attest_check *c = out;
 	memset(c, 0, sizeof(*c));
@@ -238,7 +251,8 @@ void attest_check_blob(const char *media_type, const char *artifact_type, const 
 		return;
 	}
 	cleanup_jsonp json_t *j = json_loadb((const char *)payload, len, 0, NULL);
-	if (!strncmp(mt, MT_BUNDLE_PREFIX, strlen(MT_BUNDLE_PREFIX)) || !strncmp(at, MT_BUNDLE_PREFIX, strlen(MT_BUNDLE_PREFIX))) {
+	if (!strncmp(mt, MT_BUNDLE_PREFIX, strlen(MT_BUNDLE_PREFIX)) ||
+	    !strncmp(at, MT_BUNDLE_PREFIX, strlen(MT_BUNDLE_PREFIX))) {
 		if (!json_is_object(j)) {
 			c->type = "sigstore-bundle";
 			attest_set_result(c, "failed", xstrdup("sigstore bundle is not a JSON object"));
@@ -247,21 +261,23 @@ void attest_check_blob(const char *media_type, const char *artifact_type, const 
 		attest_check_bundle(j, image_digest, c);
 		return;
 	}
-	if (json_object_get(j, "payloadType") || !strcmp(mt, MT_DSSE) || !strcmp(at, MT_DSSE) || !strcmp(mt, MT_INTOTO) ||
-	    !strcmp(at, MT_INTOTO)) {
+	if (json_object_get(j, "payloadType") || !strcmp(mt, MT_DSSE) || !strcmp(at, MT_DSSE) ||
+	    !strcmp(mt, MT_INTOTO) || !strcmp(at, MT_INTOTO)) {
 		c->type = "in-toto-attestation";
 		if (json_object_get(j, "_type") && !json_object_get(j, "payloadType")) {
 			attest_read_statement(payload, len, image_digest, c);
-			attest_set_result(c, "unverified", xstrdup("unsigned in-toto statement (no DSSE envelope)"));
+			attest_set_result(c, "unverified",
+					  xstrdup("unsigned in-toto statement (no DSSE envelope)"));
 			c->about_image = false;
 			return;
 		}
 		attest_check_envelope(j, image_digest, c);
 		return;
 	}
-	attest_set_result(c, "unverified",
-			  xasprintf("artifact of media type %s is not a signature or attestation strata reads",
-				    *mt ? mt : (*at ? at : "(none)")));
+	attest_set_result(
+	    c, "unverified",
+	    xasprintf("artifact of media type %s is not a signature or attestation strata reads",
+		      *mt ? mt : (*at ? at : "(none)")));
 }
 
 /* ---- SLSA provenance ------------------------------------------------------------------------ */
@@ -281,7 +297,8 @@ static char *attest_digest_revision(const json_t *d)
 			return xstrdup(json_string_value(json_object_get(d, keys[i])));
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)d, k, v) {
+	json_object_foreach((json_t *)d, k, v)
+	{
 		if (json_is_string(v))
 			return xstrdup(json_string_value(v));
 	}
@@ -295,7 +312,8 @@ bool attest_provenance_read(const json_t *st, struct attest_provenance *p)
 	const json_t *pred = json_object_get(st, "predicate");
 	if (!pt || !json_is_object(pred))
 		return false;
-	if (!strcmp(pt, "https://slsa.dev/provenance/v0.2") || !strcmp(pt, "https://slsa.dev/provenance/v0.1")) {
+	if (!strcmp(pt, "https://slsa.dev/provenance/v0.2") ||
+	    !strcmp(pt, "https://slsa.dev/provenance/v0.1")) {
 		p->slsa_version = xstrdup(pt + strlen("https://slsa.dev/provenance/"));
 		p->builder_id = attest_str(json_object_get(json_object_get(pred, "builder"), "id"));
 		p->build_type = attest_str(json_object_get(pred, "buildType"));
@@ -312,7 +330,8 @@ bool attest_provenance_read(const json_t *st, struct attest_provenance *p)
 	if (!strcmp(pt, "https://slsa.dev/provenance/v1")) {
 		p->slsa_version = xstrdup("v1");
 		const json_t *bd = json_object_get(pred, "buildDefinition");
-		p->builder_id = attest_str(json_object_get(json_object_get(json_object_get(pred, "runDetails"), "builder"), "id"));
+		p->builder_id = attest_str(
+		    json_object_get(json_object_get(json_object_get(pred, "runDetails"), "builder"), "id"));
 		p->build_type = attest_str(json_object_get(bd, "buildType"));
 		const json_t *r0 = json_array_get(json_object_get(bd, "resolvedDependencies"), 0);
 		p->source_repository = attest_str(json_object_get(r0, "uri"));
@@ -322,7 +341,8 @@ bool attest_provenance_read(const json_t *st, struct attest_provenance *p)
 		if (!p->source_repository)
 			p->source_repository = attest_str(json_object_get(wf, "repository"));
 		if (!p->source_repository)
-			p->source_repository = attest_str(json_object_get(json_object_get(ep, "source"), "uri"));
+			p->source_repository =
+			    attest_str(json_object_get(json_object_get(ep, "source"), "uri"));
 		if (!p->source_repository)
 			p->source_repository = attest_str(json_object_get(ep, "source"));
 		if (!p->source_revision)

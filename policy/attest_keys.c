@@ -36,13 +36,15 @@ int policy_trust_key_add(const char *pem_path, struct strata_err **err)
 		EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &gl);
 		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0) {
 			EVP_PKEY_free(pk);
-			return strata_err_set(err, STRATA_EUNSUPPORTED, "--trust-key %s: EC curve %s (only P-256)", pem_path,
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "--trust-key %s: EC curve %s (only P-256)", pem_path,
 					      *group ? group : "unknown");
 		}
 	} else if (base != EVP_PKEY_ED25519 && base != EVP_PKEY_RSA) {
 		EVP_PKEY_free(pk);
-		return strata_err_set(err, STRATA_EUNSUPPORTED, "--trust-key %s: key type %s (ECDSA P-256, Ed25519 or RSA)",
-				      pem_path, OBJ_nid2sn(base));
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "--trust-key %s: key type %s (ECDSA P-256, Ed25519 or RSA)", pem_path,
+				      OBJ_nid2sn(base));
 	}
 	unsigned char *der = NULL;
 	int dl = i2d_PUBKEY(pk, &der);
@@ -65,7 +67,8 @@ int policy_trust_key_add(const char *pem_path, struct strata_err **err)
 	if (nkeys == ATTEST_MAX_KEYS) {
 		pthread_mutex_unlock(&keys_lock);
 		EVP_PKEY_free(pk);
-		return strata_err_set(err, STRATA_ELIMIT, "--trust-key %s: more than %d keys", pem_path, ATTEST_MAX_KEYS);
+		return strata_err_set(err, STRATA_ELIMIT, "--trust-key %s: more than %d keys", pem_path,
+				      ATTEST_MAX_KEYS);
 	}
 	keys[nkeys].pkey = pk;
 	memcpy(keys[nkeys].id, id, sizeof(id));
@@ -102,7 +105,8 @@ int attest_key_verify(const unsigned char *msg, size_t len, const unsigned char 
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 		if (!ctx)
 			abort();
-		const EVP_MD *md = EVP_PKEY_get_base_id(keys[i].pkey) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+		const EVP_MD *md =
+		    EVP_PKEY_get_base_id(keys[i].pkey) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
 		if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, keys[i].pkey) == 1 &&
 		    EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1)
 			found = (int)i;

@@ -23,7 +23,8 @@ static void att_summary(const struct attest_set *s, const char *type, char *buf,
 		size_t l = strlen(buf);
 		if (l + 8 >= n)
 			break;
-		snprintf(buf + l, n - l, "%s%s", l ? "; " : "", it->chk.reason ? it->chk.reason : it->chk.status);
+		snprintf(buf + l, n - l, "%s%s", l ? "; " : "",
+			 it->chk.reason ? it->chk.reason : it->chk.status);
 	}
 }
 
@@ -56,7 +57,8 @@ static int att_signature_missing(struct policy_eval *ev, const struct policy_rul
 	return 0;
 }
 
-static int att_attestation_missing(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+static int att_attestation_missing(struct policy_eval *ev, const struct policy_rule *r,
+				   struct strata_err **err)
 {
 	const char *want = policy_rule_param(r, "predicate_type");
 	struct attest_set s;
@@ -65,7 +67,8 @@ static int att_attestation_missing(struct policy_eval *ev, const struct policy_r
 	bool ok = false;
 	for (size_t i = 0; i < s.n && !ok; i++) {
 		const struct attest_check *c = &s.v[i].chk;
-		ok = c->verified && c->statement && (!want || (c->predicate_type && !strcmp(c->predicate_type, want)));
+		ok = c->verified && c->statement &&
+		     (!want || (c->predicate_type && !strcmp(c->predicate_type, want)));
 	}
 	if (!ok) {
 		char why[ATT_SUMMARY_MAX] = "";
@@ -77,12 +80,14 @@ static int att_attestation_missing(struct policy_eval *ev, const struct policy_r
 			if (l + 8 >= sizeof(why))
 				break;
 			snprintf(why + l, sizeof(why) - l, "%s%s: %s", l ? "; " : "",
-				 c->predicate_type ? c->predicate_type : c->type, c->reason ? c->reason : c->status);
+				 c->predicate_type ? c->predicate_type : c->type,
+				 c->reason ? c->reason : c->status);
 		}
-		cleanup_free char *msg = want ? xasprintf("Image has no verified attestation of predicate type %s (%s)", want,
-							  *why ? why : "no attestation found beside the image")
-					      : xasprintf("Image has no verified attestation (%s)",
-							  *why ? why : "no attestation found beside the image");
+		cleanup_free char *msg =
+		    want ? xasprintf("Image has no verified attestation of predicate type %s (%s)", want,
+				     *why ? why : "no attestation found beside the image")
+			 : xasprintf("Image has no verified attestation (%s)",
+				     *why ? why : "no attestation found beside the image");
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -109,7 +114,8 @@ static bool att_builder_allowed(const char *list, const char *id)
 	return false;
 }
 
-static int att_builder_not_allowed(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+static int att_builder_not_allowed(struct policy_eval *ev, const struct policy_rule *r,
+				   struct strata_err **err)
 {
 	const char *builders = policy_rule_param(r, "builders");
 	struct attest_set s;
@@ -122,8 +128,8 @@ static int att_builder_not_allowed(struct policy_eval *ev, const struct policy_r
 		const char *id = it->prov.builder_id ? it->prov.builder_id : "";
 		if (att_builder_allowed(builders, id))
 			continue;
-		cleanup_free char *msg = xasprintf("Provenance builder %s is not allowed (allowed: %s)", *id ? id : "(none)",
-						   builders ? builders : "");
+		cleanup_free char *msg = xasprintf("Provenance builder %s is not allowed (allowed: %s)",
+						   *id ? id : "(none)", builders ? builders : "");
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -158,11 +164,13 @@ static int att_predicate_regex(struct policy_eval *ev, const struct policy_rule 
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < s.n; i++) {
 		const struct attest_check *c = &s.v[i].chk;
-		if (!c->verified || !c->statement || (want && (!c->predicate_type || strcmp(c->predicate_type, want))))
+		if (!c->verified || !c->statement ||
+		    (want && (!c->predicate_type || strcmp(c->predicate_type, want))))
 			continue;
 		const json_t *v = attest_json_path(c->statement, path);
 		cleanup_free char *text = json_is_string(v) ? xstrdup(json_string_value(v))
-					  : v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("");
+					  : v		    ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+							    : xstrdup("");
 		int m = att_regex_match(policy_eval_db(ev), re, text ? text : "", err);
 		if (m < 0) {
 			rc = -1;
@@ -170,9 +178,10 @@ static int att_predicate_regex(struct policy_eval *ev, const struct policy_rule 
 		}
 		if ((m == 1) != fire_on_match)
 			continue;
-		cleanup_free char *msg = xasprintf("Attestation %s field %s = '%.200s' %s regex '%s'",
-						   c->predicate_type ? c->predicate_type : "(no predicate type)", path,
-						   text ? text : "", m ? "matches" : "does not match", re);
+		cleanup_free char *msg =
+		    xasprintf("Attestation %s field %s = '%.200s' %s regex '%s'",
+			      c->predicate_type ? c->predicate_type : "(no predicate type)", path,
+			      text ? text : "", m ? "matches" : "does not match", re);
 		const struct policy_match pm = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &pm);
 	}
@@ -190,34 +199,39 @@ static const char *att_validate_path(const struct policy_rule *r)
 
 static const struct policy_param_def att_no_params[] = {{NULL, POLICY_PARAM_STRING, false, NULL, NULL}};
 static const struct policy_param_def att_missing_params[] = {
-	{"predicate_type", POLICY_PARAM_STRING, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"predicate_type", POLICY_PARAM_STRING, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def att_builder_params[] = {
-	{"builders", POLICY_PARAM_LIST, true, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"builders", POLICY_PARAM_LIST, true, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def att_regex_params[] = {
-	{"path", POLICY_PARAM_STRING, true, NULL, NULL},
-	{"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
-	{"check", POLICY_PARAM_ENUM, false, "match|no_match", NULL},
-	{"predicate_type", POLICY_PARAM_STRING, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"path", POLICY_PARAM_STRING, true, NULL, NULL},
+    {"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
+    {"check", POLICY_PARAM_ENUM, false, "match|no_match", NULL},
+    {"predicate_type", POLICY_PARAM_STRING, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def att_triggers[] = {
-	{"signature_missing", NULL, "Fires when no cosign signature verifies with a trusted key (--trust-key) and names the image",
-	 att_no_params, NULL, att_signature_missing},
-	{"attestation_missing", NULL,
-	 "Fires when no in-toto attestation (of predicate_type, when given) verifies with a trusted key and has the image as subject",
-	 att_missing_params, NULL, att_attestation_missing},
-	{"builder_not_allowed", NULL, "Fires for each verified SLSA provenance whose builder id is not in builders (exact or * wildcards)",
-	 att_builder_params, NULL, att_builder_not_allowed},
-	{"predicate_regex", NULL,
-	 "Fires when the field at path (.predicate.buildType) of a verified statement matches regex (check=match) or does not (no_match)",
-	 att_regex_params, att_validate_path, att_predicate_regex},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"signature_missing", NULL,
+     "Fires when no cosign signature verifies with a trusted key (--trust-key) and names the image",
+     att_no_params, NULL, att_signature_missing},
+    {"attestation_missing", NULL,
+     "Fires when no in-toto attestation (of predicate_type, when given) verifies with a trusted key and has "
+     "the image as subject",
+     att_missing_params, NULL, att_attestation_missing},
+    {"builder_not_allowed", NULL,
+     "Fires for each verified SLSA provenance whose builder id is not in builders (exact or * wildcards)",
+     att_builder_params, NULL, att_builder_not_allowed},
+    {"predicate_regex", NULL,
+     "Fires when the field at path (.predicate.buildType) of a verified statement matches regex "
+     "(check=match) or does not (no_match)",
+     att_regex_params, att_validate_path, att_predicate_regex},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct policy_gate_def policy_gate_attestation = {
-	"attestation", "Signatures and attestations stored beside the image, verified offline with trusted keys", att_triggers};
+    "attestation", "Signatures and attestations stored beside the image, verified offline with trusted keys",
+    att_triggers};

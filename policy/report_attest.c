@@ -45,16 +45,18 @@ int attest_set_load(sqlite3 *c, struct attest_set *s, struct strata_err **err)
 {
 	memset(s, 0, sizeof(*s));
 	__attribute__((cleanup(attest_stmt_finalizep))) sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c, "SELECT digest FROM image", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(c, "SELECT digest FROM image", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		s->image_digest = attest_col(st, 0);
 	if (!s->image_digest)
 		s->image_digest = xstrdup("");
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT found_by, manifest_digest, ref_name, media_type, artifact_type, payload, signature,"
-			       " annotations, error FROM attestation ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c,
+		"SELECT found_by, manifest_digest, ref_name, media_type, artifact_type, payload, signature,"
+		" annotations, error FROM attestation ORDER BY id",
+		-1, &st, NULL) != SQLITE_OK) {
 		if (strstr(sqlite3_errmsg(c), "no such table"))
 			return 0;
 		return strata_err_set(err, STRATA_EIO, "attestation: %s", sqlite3_errmsg(c));
@@ -86,7 +88,8 @@ int attest_set_load(sqlite3 *c, struct attest_set *s, struct strata_err **err)
 			it->chk.reason = xasprintf("unreadable: %s", it->error);
 			continue;
 		}
-		attest_check_blob(it->media_type, it->artifact_type, payload, plen, sig, ann, s->image_digest, &it->chk);
+		attest_check_blob(it->media_type, it->artifact_type, payload, plen, sig, ann, s->image_digest,
+				  &it->chk);
 		if (it->chk.statement)
 			it->has_prov = attest_provenance_read(it->chk.statement, &it->prov);
 	}
@@ -103,10 +106,16 @@ static json_t *attest_jstr(const char *s)
 static bool attest_predicate_known(const char *pt)
 {
 	static const char *const known[] = {
-		"https://slsa.dev/provenance/v0.1", "https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1",
-		"https://spdx.dev/Document", "https://cyclonedx.org/bom", "https://cosign.sigstore.dev/attestation/v1",
-		"https://cosign.sigstore.dev/attestation/vuln/v1", "https://in-toto.io/attestation/vulns/v0.1",
-		"https://in-toto.io/attestation/link/v0.3", "https://in-toto.io/attestation/test-result/v0.1",
+	    "https://slsa.dev/provenance/v0.1",
+	    "https://slsa.dev/provenance/v0.2",
+	    "https://slsa.dev/provenance/v1",
+	    "https://spdx.dev/Document",
+	    "https://cyclonedx.org/bom",
+	    "https://cosign.sigstore.dev/attestation/v1",
+	    "https://cosign.sigstore.dev/attestation/vuln/v1",
+	    "https://in-toto.io/attestation/vulns/v0.1",
+	    "https://in-toto.io/attestation/link/v0.3",
+	    "https://in-toto.io/attestation/test-result/v0.1",
 	};
 	for (size_t i = 0; pt && i < sizeof(known) / sizeof(known[0]); i++)
 		if (!strcmp(pt, known[i]))
@@ -118,7 +127,8 @@ int attest_render_json(struct index_db *db, char **out, size_t *len, struct stra
 {
 	__attribute__((cleanup(attest_sqlite_closep))) sqlite3 *c = NULL;
 	if (sqlite3_open_v2(index_db_path(db), &c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db), c ? sqlite3_errmsg(c) : "cannot open");
+		return strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db),
+				      c ? sqlite3_errmsg(c) : "cannot open");
 	struct attest_set s;
 	if (attest_set_load(c, &s, err) < 0) {
 		attest_set_clear(&s);
@@ -144,9 +154,12 @@ int attest_render_json(struct index_db *db, char **out, size_t *len, struct stra
 		json_object_set_new(o, "media_type", attest_jstr(it->media_type));
 		json_object_set_new(o, "predicate_type", attest_jstr(it->chk.predicate_type));
 		if (it->chk.predicate_type)
-			json_object_set_new(o, "predicate_known", json_boolean(attest_predicate_known(it->chk.predicate_type)));
+			json_object_set_new(o, "predicate_known",
+					    json_boolean(attest_predicate_known(it->chk.predicate_type)));
 		json_object_set_new(o, "subject_digest", attest_jstr(it->chk.named_digest));
-		json_object_set_new(o, "signer_key_id", attest_jstr(it->chk.key >= 0 ? attest_key_id((size_t)it->chk.key) : NULL));
+		json_object_set_new(
+		    o, "signer_key_id",
+		    attest_jstr(it->chk.key >= 0 ? attest_key_id((size_t)it->chk.key) : NULL));
 		json_object_set_new(o, "verified", json_boolean(it->chk.verified));
 		json_object_set_new(o, "status", attest_jstr(it->chk.status));
 		json_object_set_new(o, "reason", attest_jstr(it->chk.reason));

@@ -61,8 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mt = "application/vnd.dev.cosign.simplesigning.v1+json";
 		break;
 	}
-	case 1: mt = "application/vnd.dsse.envelope.v1+json"; break;
-	case 2: mt = "application/vnd.dev.sigstore.bundle.v0.3+json"; break;
+	case 1:
+		mt = "application/vnd.dsse.envelope.v1+json";
+		break;
+	case 2:
+		mt = "application/vnd.dev.sigstore.bundle.v0.3+json";
+		break;
 	default:
 		at = "application/vnd.in-toto+json";
 		ann = xstrndup((const char *)p, n);
