@@ -3,13 +3,13 @@
  * denylist (alias blacklist), verify (installed files against the package database's digests:
  * dpkg md5sums, rpm digests) and metadata (name/version/type/origin/maintainer patterns), plus
  * strata's allowlist (only packages from given origins/maintainers/names; everything else fires).
+ * verify lives in policy/gate_packages_verify.c.
  *
  * Maintainer and origin are not package table columns: they are read from the package database
  * stanza the catalog captured (dpkg status "Maintainer:"/"Origin:", apk installed "m:"/"o:").
  * A package without an Origin field has the image's OS id (os.id, e.g. "debian") as origin. */
 #include "policy_int.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -271,119 +271,6 @@ static const char *pkg_name_required(const struct policy_rule *r)
 	return n && *n ? NULL : "parameter name must not be empty";
 }
 
-/* ---- verify ---------------------------------------------------------------------------------- */
-
-/* md5 hex of an entry's content read through the byte sources (33 bytes out). */
-static int pkg_entry_md5(struct index_db *idx, int64_t entry, char out[33], struct strata_err **err)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (!md)
-		abort();
-	EVP_DigestInit_ex(md, EVP_md5(), NULL);
-	unsigned char buf[65536];
-	uint64_t off = 0;
-	for (;;) {
-		ssize_t got = index_db_read(idx, entry, buf, sizeof buf, off, err);
-		if (got < 0) {
-			EVP_MD_CTX_free(md);
-			return -1;
-		}
-		if (got == 0)
-			break;
-		EVP_DigestUpdate(md, buf, (size_t)got);
-		off += (uint64_t)got;
-	}
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dl = 0;
-	EVP_DigestFinal_ex(md, d, &dl);
-	EVP_MD_CTX_free(md);
-	strata_hex(d, dl, out);
-	return 0;
-}
-
-/* True when path is under one of the comma-separated directories ("/usr,/var/lib"). */
-static bool pkg_under_dirs(const char *dirs, const char *path)
-{
-	const char *p = dirs;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		while (l && (p[l - 1] == ' ' || p[l - 1] == '/'))
-			l--;
-		if (l == 0 || (strncmp(path, p, l) == 0 && (path[l] == '/' || path[l] == '\0')))
-			return true;
-		p = e;
-	}
-	return false;
-}
-
-static int pkg_verify_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
-{
-	sqlite3 *c = policy_eval_db(ev);
-	struct index_db *idx = policy_eval_index(ev);
-	const char *only_pkgs = policy_rule_param(r, "only_packages");
-	const char *only_dirs = policy_rule_param(r, "only_directories");
-	const char *check = policy_rule_param(r, "check");
-	if (!pkg_have_catalog(c))
-		return 0;
-	int view = index_db_view_merged(idx, index_db_layer_count(idx));
-	/* Files with a digest (conffiles are the admin's to change, as Anchore skips config files),
-	 * with what the image shows at that path. */
-	cleanup_pkgstmt sqlite3_stmt *st = NULL;
-	if (pkg_prepare(c,
-			"SELECT p.name, f.path, f.digest, n.type, n.data_entry, e.sha256, e.layer FROM package_file f"
-			" JOIN package p ON p.id = f.package"
-			" LEFT JOIN node n ON n.view = ?1 AND n.path = ltrim(f.path, '/')"
-			" LEFT JOIN entry e ON e.id = n.data_entry"
-			" WHERE f.digest IS NOT NULL AND f.digest <> '' AND coalesce(f.kind, '') <> 'conffile'"
-			" ORDER BY p.name, f.path",
-			&st, err) < 0)
-		return -1;
-	sqlite3_bind_int(st, 1, view);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = pkg_col(st, 0), *path = pkg_col(st, 1), *digest = pkg_col(st, 2);
-		if (only_pkgs && *only_pkgs && !pkg_in_list(only_pkgs, name))
-			continue;
-		if (only_dirs && *only_dirs && !pkg_under_dirs(only_dirs, path))
-			continue;
-		const char *status = NULL;
-		int layer = 0;
-		if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
-			status = "missing";
-		} else if (strcmp(pkg_col(st, 3), "file") == 0 || strcmp(pkg_col(st, 3), "reg") == 0) {
-			layer = sqlite3_column_int(st, 6);
-			const char *colon = strchr(digest, ':');
-			if (!colon)
-				continue;
-			size_t alg = (size_t)(colon - digest);
-			if (alg == 3 && strncasecmp(digest, "md5", 3) == 0) {
-				char md5[33];
-				if (pkg_entry_md5(idx, sqlite3_column_int64(st, 4), md5, err) < 0)
-					return strata_err_wrap(err, "verify %s", path);
-				if (strcasecmp(md5, colon + 1) != 0)
-					status = "changed";
-			} else if (alg == 6 && strncasecmp(digest, "sha256", 6) == 0) {
-				if (sqlite3_column_type(st, 5) != SQLITE_NULL && strcasecmp(pkg_col(st, 5), colon + 1) != 0)
-					status = "changed";
-			}
-		}
-		if (!status || (check && *check && strcasecmp(check, status) != 0))
-			continue;
-		cleanup_free char *msg = xasprintf(
-			"VERIFY check against package db for package '%s' failed on entry '%s' with status: '%s'", name, path,
-			status);
-		const struct policy_match m = {.message = msg, .path = path, .layer = layer,
-					       .visible = strcmp(status, "missing") == 0 ? 0 : 1};
-		policy_eval_fire(ev, r, &m);
-	}
-	if (rc != SQLITE_DONE)
-		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
-	return 0;
-}
-
 /* ---- metadata and allowlist ------------------------------------------------------------------ */
 
 /* Does package p match every given pattern of the rule? 1, 0 or -1 with *err. */
@@ -533,7 +420,7 @@ static const struct policy_trigger_def pkg_triggers[] = {
 	 pkg_denylist_params, pkg_name_required, pkg_denylist_eval},
 	{"verify", NULL,
 	 "Checks installed files against the package database's digests (dpkg md5sums, rpm digests): fires for changed or missing files, optionally only for some packages or directories",
-	 pkg_verify_params, NULL, pkg_verify_eval},
+	 pkg_verify_params, NULL, policy_packages_verify_eval},
 	{"metadata", NULL,
 	 "Triggers for each package whose name, version, type, origin and maintainer match all the given regular expressions",
 	 pkg_metadata_params, pkg_metadata_validate, pkg_metadata_eval},

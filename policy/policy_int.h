@@ -413,3 +413,10 @@ int policy_version_cmp_apk(const char *a, const char *b);
 /* By the package table's type: "deb", "rpm", "apk"; other types use dpkg's ordering. */
 int policy_version_cmp(const char *type, const char *a, const char *b);
 #endif
+
+/* ---- packages gate (policy/gate_packages*.c, issue 6) ------------------------------------- */
+#ifndef STRATA_POLICY_PACKAGES_INT
+#define STRATA_POLICY_PACKAGES_INT
+/* The verify trigger's eval (policy/gate_packages_verify.c), listed in gate_packages.c's table. */
+int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err);
+#endif

@@ -119,6 +119,21 @@ audit "$T/app.db" packages verify |
 echo "# dpkg --verify: $(grep -c changed "$T/dpkg_verify.txt") changed, $(grep -c missing "$T/dpkg_verify.txt") missing"
 grep -qx "/bin/sed	changed" "$T/dpkg_verify.txt"; ok $? "dpkg --verify sees the replaced /bin/sed"
 same_output "verify: changed and missing files equal dpkg --verify's" "$T/dpkg_verify.txt" "$T/ours_verify.txt"
+# Merged /usr (how Debian 12 images are laid out): /bin is a symlink to usr/bin; dpkg --verify
+# finds /bin/sed through it, and so must the gate.
+cp -a "$T/root" "$T/merged"
+mkdir -p "$T/merged/usr/bin" && cp -a "$T/merged/bin/." "$T/merged/usr/bin/" && rm -rf "$T/merged/bin" && ln -s usr/bin "$T/merged/bin"
+tar --sort=name --owner=0 --group=0 -cf "$T/merged.tar" -C "$T/merged" .
+bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag merged:1 -o "$T/merged-img.tar" "$T/merged.tar" >/dev/null
+"$STRATA" index -q --index "$T/merged.db" "$T/merged-img.tar" >/dev/null
+dpkg --verify --root="$T/merged" --admindir="$T/merged/var/lib/dpkg" 2>/dev/null |
+	awk '$2 != "c" { st = ($1 == "missing") ? "missing" : ($1 ~ /5/ ? "changed" : ""); if (st != "") print $NF "\t" st }' |
+	awk -F'\t' 'NR == FNR { want[$1] = 1; next } ($1 in want)' "$T/md5paths.txt" - | LC_ALL=C sort >"$T/dpkg_verify_m.txt"
+audit "$T/merged.db" packages verify |
+	sed -n "s/^VERIFY check against package db for package '[^']*' failed on entry '\(.*\)' with status: '\(.*\)'$/\1\t\2/p" |
+	LC_ALL=C sort >"$T/ours_verify_m.txt"
+grep -qx "/bin/sed	changed" "$T/ours_verify_m.txt"; ok $? "verify, merged /usr: /bin/sed found through the /bin symlink (changed)"
+same_output "verify, merged /usr: findings equal dpkg --verify's" "$T/dpkg_verify_m.txt" "$T/ours_verify_m.txt"
 fires "verify: only_packages=sed check=changed fires for /bin/sed" 1 "$T/app.db" packages verify only_packages=sed check=changed
 fires "verify: the base image's sed is intact" 0 "$T/base.db" packages verify only_packages=sed check=changed
 fires "verify: only_directories=/usr/bin check=missing" 0 "$T/app.db" packages verify only_directories=/usr/bin check=missing
