@@ -13,9 +13,12 @@ static int always_eval(struct policy_eval *ev, const struct policy_rule *r, stru
 static const struct policy_param_def always_params[] = {{NULL, POLICY_PARAM_STRING, false, NULL, NULL}};
 
 static const struct policy_trigger_def always_triggers[] = {
-	{"always", NULL, "Fires if present in a policy being evaluated: for deny-listing images or testing mappings and allowlists",
-	 always_params, NULL, always_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"always", NULL,
+     "Fires if present in a policy being evaluated: for deny-listing images or testing mappings and "
+     "allowlists",
+     always_params, NULL, always_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct policy_gate_def policy_gate_always = {"always", "Triggers that fire unconditionally", always_triggers};
+const struct policy_gate_def policy_gate_always = {"always", "Triggers that fire unconditionally",
+						   always_triggers};

@@ -110,7 +110,8 @@ static void bundle_str_list(struct policy_bundle *b, const json_t *v, const char
 	}
 }
 
-static void bundle_image_ref(struct policy_bundle *b, const json_t *o, const char *what, struct policy_image_ref *r)
+static void bundle_image_ref(struct policy_bundle *b, const json_t *o, const char *what,
+			     struct policy_image_ref *r)
 {
 	r->registry = bundle_str(o, "registry");
 	r->repository = bundle_str(o, "repository");
@@ -120,7 +121,8 @@ static void bundle_image_ref(struct policy_bundle *b, const json_t *o, const cha
 	if (json_is_object(img)) {
 		const char *t = bundle_str(img, "type");
 		if (t && strcmp(t, "tag") && strcmp(t, "id") && strcmp(t, "digest"))
-			policy_bundle_problem(b, "%s: image type '%s' is not one of tag, id, digest", what, t);
+			policy_bundle_problem(b, "%s: image type '%s' is not one of tag, id, digest", what,
+					      t);
 		else if (t)
 			r->type = t;
 		r->value = bundle_str(img, "value");
@@ -202,9 +204,11 @@ static void bundle_policies(struct policy_bundle *b, bool lenient)
 				}
 			}
 			if (dup) {
-				const char *pid = bundle_str(p1, "id"), *g = bundle_str(r1, "gate"), *t = bundle_str(r1, "trigger");
-				policy_bundle_problem(b, "rule %s (policy %s, gate %s, trigger %s): duplicate rule id", id,
-						      pid ? pid : "", g ? g : "(none)", t ? t : "(none)");
+				const char *pid = bundle_str(p1, "id"), *g = bundle_str(r1, "gate"),
+					   *t = bundle_str(r1, "trigger");
+				policy_bundle_problem(
+				    b, "rule %s (policy %s, gate %s, trigger %s): duplicate rule id", id,
+				    pid ? pid : "", g ? g : "(none)", t ? t : "(none)");
 			}
 		}
 	}
@@ -255,15 +259,20 @@ static void bundle_allowlists(struct policy_bundle *b)
 			it->expires_on = bundle_str(ji, "expires_on");
 			const char *iid = it->id ? it->id : "";
 			if (!it->gate || !it->trigger_id) {
-				policy_bundle_problem(b, "allowlist %s item %s: needs gate and trigger_id", w->id, iid);
+				policy_bundle_problem(b, "allowlist %s item %s: needs gate and trigger_id",
+						      w->id, iid);
 				continue;
 			}
 			if (!policy_gate_find(it->gate) && !b->builtin)
-				policy_bundle_problem(b, "allowlist %s item %s: unknown gate '%s'", w->id, iid, it->gate);
+				policy_bundle_problem(b, "allowlist %s item %s: unknown gate '%s'", w->id,
+						      iid, it->gate);
 			long long t;
-			if (json_object_get(ji, "expires_on") && !json_is_null(json_object_get(ji, "expires_on")) &&
+			if (json_object_get(ji, "expires_on") &&
+			    !json_is_null(json_object_get(ji, "expires_on")) &&
 			    (!it->expires_on || !policy_bundle_time_parse(it->expires_on, &t)))
-				policy_bundle_problem(b, "allowlist %s item %s: expires_on is not an RFC 3339 time", w->id, iid);
+				policy_bundle_problem(
+				    b, "allowlist %s item %s: expires_on is not an RFC 3339 time", w->id,
+				    iid);
 			w->nitems++;
 		}
 	}
@@ -307,27 +316,31 @@ static void bundle_mappings(struct policy_bundle *b)
 		struct policy_mapping *m = &b->mappings[b->nmappings++];
 		m->id = bundle_str(jm, "id");
 		m->name = bundle_str(jm, "name");
-		cleanup_free char *what = xasprintf("mapping %s", m->id ? m->id : m->name ? m->name : "(no id)");
+		cleanup_free char *what = xasprintf("mapping %s", m->id	    ? m->id
+								  : m->name ? m->name
+									    : "(no id)");
 		bundle_image_ref(b, jm, what, &m->img);
-		bundle_str_list(b, bundle_get2(jm, "policy_ids", "rule_set_ids", "policy_id"), what, &m->policy_ids,
-				&m->npolicy_ids);
-		bundle_str_list(b, bundle_get2(jm, "whitelist_ids", "allowlist_ids", NULL), what, &m->allowlist_ids,
-				&m->nallowlist_ids);
+		bundle_str_list(b, bundle_get2(jm, "policy_ids", "rule_set_ids", "policy_id"), what,
+				&m->policy_ids, &m->npolicy_ids);
+		bundle_str_list(b, bundle_get2(jm, "whitelist_ids", "allowlist_ids", NULL), what,
+				&m->allowlist_ids, &m->nallowlist_ids);
 		if (!m->npolicy_ids)
 			policy_bundle_problem(b, "%s: names no policy (policy_ids)", what);
 		for (size_t k = 0; k < m->npolicy_ids; k++)
 			if (!bundle_has_policy(b, m->policy_ids[k]))
-				policy_bundle_problem(b, "%s: names policy '%s', which the bundle does not have", what,
-						      m->policy_ids[k]);
+				policy_bundle_problem(b,
+						      "%s: names policy '%s', which the bundle does not have",
+						      what, m->policy_ids[k]);
 		for (size_t k = 0; k < m->nallowlist_ids; k++)
 			if (!bundle_has_allowlist(b, m->allowlist_ids[k]))
-				policy_bundle_problem(b, "%s: names allowlist '%s', which the bundle does not have", what,
-						      m->allowlist_ids[k]);
+				policy_bundle_problem(
+				    b, "%s: names allowlist '%s', which the bundle does not have", what,
+				    m->allowlist_ids[k]);
 	}
 }
 
-static void bundle_images(struct policy_bundle *b, const json_t *arr, const char *what, struct policy_image_ref **out,
-			  size_t *n)
+static void bundle_images(struct policy_bundle *b, const json_t *arr, const char *what,
+			  struct policy_image_ref **out, size_t *n)
 {
 	if (!arr)
 		return;
@@ -370,14 +383,15 @@ struct policy_bundle *policy_bundle_parse(const char *text, size_t len, const ch
 	b->name = bundle_str(root, "name");
 	b->version = bundle_str(root, "version");
 	if (b->version && strcmp(b->version, "1_0") && strcmp(b->version, "2_0"))
-		policy_bundle_problem(b, "bundle version '%s': only 1_0 (and 2_0 names) are read", b->version);
+		policy_bundle_problem(b, "bundle version '%s': only 1_0 (and 2_0 names) are read",
+				      b->version);
 	bundle_policies(b, lenient);
 	bundle_allowlists(b);
 	bundle_mappings(b);
-	bundle_images(b, bundle_get2(root, "whitelisted_images", "allowlisted_images", NULL), "allowlisted_images",
-		      &b->allow_images, &b->nallow_images);
-	bundle_images(b, bundle_get2(root, "blacklisted_images", "denylisted_images", NULL), "denylisted_images",
-		      &b->deny_images, &b->ndeny_images);
+	bundle_images(b, bundle_get2(root, "whitelisted_images", "allowlisted_images", NULL),
+		      "allowlisted_images", &b->allow_images, &b->nallow_images);
+	bundle_images(b, bundle_get2(root, "blacklisted_images", "denylisted_images", NULL),
+		      "denylisted_images", &b->deny_images, &b->ndeny_images);
 	if (!b->npolicies && !b->nproblems)
 		policy_bundle_problem(b, "the bundle has no policies");
 	return b;
@@ -443,7 +457,8 @@ struct policy_bundle *policy_bundle_load(const char *path, struct strata_err **e
 		if (n + 4096 > cap) {
 			cap = cap ? cap * 2 : 65536;
 			if (cap > (64u << 20)) {
-				strata_err_set(err, STRATA_ELIMIT, "%s: a policy bundle larger than 64 MiB", path);
+				strata_err_set(err, STRATA_ELIMIT, "%s: a policy bundle larger than 64 MiB",
+					       path);
 				return NULL;
 			}
 			buf = xrealloc(buf, cap);

@@ -77,19 +77,22 @@ static char *check_value(const struct policy_param_def *d, const char *v)
 	case POLICY_PARAM_INT:
 		return check_int(v) ? NULL : xasprintf("'%s' is not an integer", v);
 	case POLICY_PARAM_BOOL:
-		return !strcasecmp(v, "true") || !strcasecmp(v, "false") ? NULL
-									 : xasprintf("'%s' is not true or false", v);
+		return !strcasecmp(v, "true") || !strcasecmp(v, "false")
+			   ? NULL
+			   : xasprintf("'%s' is not true or false", v);
 	case POLICY_PARAM_REGEX: {
 		int code;
 		PCRE2_SIZE off;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &code, &off, NULL);
+		pcre2_code *re =
+		    pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &code, &off, NULL);
 		if (re) {
 			pcre2_code_free(re);
 			return NULL;
 		}
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		return xasprintf("'%s' is not a valid regular expression (at offset %zu: %s)", v, (size_t)off, (char *)msg);
+		return xasprintf("'%s' is not a valid regular expression (at offset %zu: %s)", v, (size_t)off,
+				 (char *)msg);
 	}
 	case POLICY_PARAM_LIST:
 	case POLICY_PARAM_ENUM_LIST: {
@@ -112,7 +115,9 @@ static char *check_value(const struct policy_param_def *d, const char *v)
 		}
 	}
 	case POLICY_PARAM_ENUM:
-		return check_choice(d->choices, v, strlen(v)) ? NULL : xasprintf("'%s' is not one of %s", v, d->choices);
+		return check_choice(d->choices, v, strlen(v))
+			   ? NULL
+			   : xasprintf("'%s' is not one of %s", v, d->choices);
 	}
 	return NULL;
 }
@@ -120,7 +125,8 @@ static char *check_value(const struct policy_param_def *d, const char *v)
 static const struct policy_param_def *check_param_def(const struct policy_trigger_def *t, const char *name)
 {
 	for (size_t i = 0; t->params && t->params[i].name; i++)
-		if (!strcasecmp(t->params[i].name, name) || (t->params[i].alias && !strcasecmp(t->params[i].alias, name)))
+		if (!strcasecmp(t->params[i].name, name) ||
+		    (t->params[i].alias && !strcasecmp(t->params[i].alias, name)))
 			return &t->params[i];
 	return NULL;
 }
@@ -154,14 +160,16 @@ int policy_bundle_check_rule(struct policy_bundle *b, const struct policy_set *p
 	r->gate = gate ? gate : "";
 	r->trigger = trig ? trig : "";
 	/* "rule ID (policy P, gate G, trigger T)" prefixes every problem of this rule */
-	cleanup_free char *who = xasprintf("rule %s (policy %s, gate %s, trigger %s)", *r->id ? r->id : "(no id)", p->id,
-					   gate ? gate : "(none)", trig ? trig : "(none)");
+	cleanup_free char *who =
+	    xasprintf("rule %s (policy %s, gate %s, trigger %s)", *r->id ? r->id : "(no id)", p->id,
+		      gate ? gate : "(none)", trig ? trig : "(none)");
 	int bad = 0;
 	if (!*r->id)
 		policy_bundle_problem(b, "%s: missing rule id", who), bad = 1;
 	if (!check_action(action, &r->action))
-		policy_bundle_problem(b, "%s: action '%s' is not one of STOP, WARN, GO", who, action ? action : "(none)"),
-			bad = 1;
+		policy_bundle_problem(b, "%s: action '%s' is not one of STOP, WARN, GO", who,
+				      action ? action : "(none)"),
+		    bad = 1;
 	if (!gate || !trig) {
 		policy_bundle_problem(b, "%s: a rule needs a gate and a trigger", who);
 		return -1;
@@ -210,12 +218,14 @@ int policy_bundle_check_rule(struct policy_bundle *b, const struct policy_set *p
 			continue;
 		}
 		if (!json_is_string(jv)) {
-			policy_bundle_problem(b, "%s: parameter '%s': the value must be a string", who, name), bad = 1;
+			policy_bundle_problem(b, "%s: parameter '%s': the value must be a string", who, name),
+			    bad = 1;
 			continue;
 		}
 		for (size_t k = 0; k < np; k++)
 			if (!strcmp(pv[k].name, d->name))
-				policy_bundle_problem(b, "%s: parameter '%s': given twice", who, name), bad = 1;
+				policy_bundle_problem(b, "%s: parameter '%s': given twice", who, name),
+				    bad = 1;
 		cleanup_free char *why = check_value(d, json_string_value(jv));
 		if (why) {
 			policy_bundle_problem(b, "%s: parameter '%s': %s", who, name, why), bad = 1;
@@ -228,8 +238,9 @@ int policy_bundle_check_rule(struct policy_bundle *b, const struct policy_set *p
 	r->nparams = np;
 	for (size_t k = 0; t->params && t->params[k].name; k++)
 		if (t->params[k].required && !policy_rule_param(r, t->params[k].name))
-			policy_bundle_problem(b, "%s: parameter '%s': required parameter missing", who, t->params[k].name),
-				bad = 1;
+			policy_bundle_problem(b, "%s: parameter '%s': required parameter missing", who,
+					      t->params[k].name),
+			    bad = 1;
 	if (!bad && t->validate) {
 		const char *why = t->validate(r);
 		if (why)

@@ -42,9 +42,12 @@ const char *policy_eval_tag(struct policy_eval *ev)
 const char *policy_action_name(enum policy_action a)
 {
 	switch (a) {
-	case POLICY_GO: return "go";
-	case POLICY_WARN: return "warn";
-	case POLICY_STOP: return "stop";
+	case POLICY_GO:
+		return "go";
+	case POLICY_WARN:
+		return "warn";
+	case POLICY_STOP:
+		return "stop";
 	}
 	return "go";
 }
@@ -156,8 +159,8 @@ static void eval_split_tag(struct policy_result *r, const char *ref)
 		abort();
 	const char *slash = strchr(base, '/');
 	const char *rest = base;
-	if (slash && (memchr(base, '.', (size_t)(slash - base)) || memchr(base, ':', (size_t)(slash - base)) ||
-		      !strncmp(base, "localhost/", 10))) {
+	if (slash && (memchr(base, '.', (size_t)(slash - base)) ||
+		      memchr(base, ':', (size_t)(slash - base)) || !strncmp(base, "localhost/", 10))) {
 		r->registry = strndup(base, (size_t)(slash - base));
 		rest = slash + 1;
 	} else {
@@ -248,23 +251,26 @@ static int eval_run_policy(struct policy_eval *ev, const struct policy_set *p, s
 	ev->policy_id = p->id;
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct policy_rule *r = &p->rules[i];
-		const struct policy_trigger_def *t = policy_trigger_find(policy_gate_find(r->gate), r->trigger);
+		const struct policy_trigger_def *t =
+		    policy_trigger_find(policy_gate_find(r->gate), r->trigger);
 		if (!t || !t->eval)
 			continue;
 		if (t->eval(ev, r, err) < 0)
-			return strata_err_wrap(err, "rule %s (gate %s, trigger %s)", r->id, r->gate, r->trigger);
+			return strata_err_wrap(err, "rule %s (gate %s, trigger %s)", r->id, r->gate,
+					       r->trigger);
 	}
 	return 0;
 }
 
-int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const char *tag, struct policy_result **out,
-		    struct strata_err **err)
+int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const char *tag,
+		    struct policy_result **out, struct strata_err **err)
 {
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct policy_eval ev = {.db = db};
 	if (sqlite3_open_v2(index_db_path(db), &ev.c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db), ev.c ? sqlite3_errmsg(ev.c) : "cannot open");
+		strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db),
+			       ev.c ? sqlite3_errmsg(ev.c) : "cannot open");
 		sqlite3_close(ev.c);
 		return -1;
 	}
@@ -272,7 +278,8 @@ int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const ch
 	struct policy_result *r = xcalloc(1, sizeof(*r));
 	cleanup_free char *ref = NULL;
 	int rc = -1;
-	if (audit_sql_register(ev.c, err) < 0 || eval_image_identity(ev.c, &ref, &r->image_id, &r->image_digest, err) < 0)
+	if (audit_sql_register(ev.c, err) < 0 ||
+	    eval_image_identity(ev.c, &ref, &r->image_id, &r->image_digest, err) < 0)
 		goto out;
 	eval_split_tag(r, tag && *tag ? tag : ref);
 	ev.tag = r->repo_tag;
@@ -317,7 +324,8 @@ int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const ch
 	for (size_t i = 0; i < ev.nf; i++) {
 		if (map) {
 			for (size_t k = 0; k < map->nallowlist_ids; k++) {
-				const struct policy_allowlist *w = eval_find_allowlist(run, map->allowlist_ids[k]);
+				const struct policy_allowlist *w =
+				    eval_find_allowlist(run, map->allowlist_ids[k]);
 				if (w && eval_allow(&ev.f[i], w, now))
 					break;
 			}
@@ -345,7 +353,9 @@ int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const ch
 				r->final_action_reason = "allowlisted";
 				break;
 			}
-	r->verdict = r->final_action == POLICY_STOP ? "fail" : r->final_action == POLICY_WARN ? "warn" : "pass";
+	r->verdict = r->final_action == POLICY_STOP   ? "fail"
+		     : r->final_action == POLICY_WARN ? "warn"
+						      : "pass";
 	time_t now_t = time(NULL);
 	struct tm tm;
 	gmtime_r(&now_t, &tm);
@@ -370,12 +380,12 @@ out:
 /* ---- the process-wide evaluation behind /.audit ------------------------------------------- */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *cache_text;           /* the bundle set by policy_use_bundle, or NULL: default */
+static char *cache_text; /* the bundle set by policy_use_bundle, or NULL: default */
 static size_t cache_text_len;
 static char *cache_source;
 static struct policy_bundle *cache_bundle;
 static struct policy_result *cache_result;
-static char *cache_index;          /* the index path the cached result is for */
+static char *cache_index; /* the index path the cached result is for */
 
 int policy_use_bundle(const char *path, struct strata_err **err)
 {
@@ -383,8 +393,8 @@ int policy_use_bundle(const char *path, struct strata_err **err)
 	if (!b)
 		return -1;
 	if (b->nproblems) {
-		strata_err_set(err, STRATA_EFORMAT, "%s: invalid policy bundle (%zu problems; the first: %s)", path,
-			       b->nproblems, b->problems[0]);
+		strata_err_set(err, STRATA_EFORMAT, "%s: invalid policy bundle (%zu problems; the first: %s)",
+			       path, b->nproblems, b->problems[0]);
 		policy_bundle_free(b);
 		return -1;
 	}

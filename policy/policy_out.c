@@ -39,19 +39,21 @@ char *policy_out_verdict(const struct policy_result *r, size_t *len)
 		else if (r->f[i].effective == POLICY_WARN)
 			warn++;
 	}
-	return out_take(xasprintf("%s stop=%zu warn=%zu allowlisted=%zu reason=%s policy=%s\n", r->verdict, stop, warn,
-				  allowed, r->final_action_reason,
-				  r->default_policy ? "default" : r->npolicy_ids ? r->policy_ids[0] : "-"),
+	return out_take(xasprintf("%s stop=%zu warn=%zu allowlisted=%zu reason=%s policy=%s\n", r->verdict,
+				  stop, warn, allowed, r->final_action_reason,
+				  r->default_policy ? "default"
+				  : r->npolicy_ids  ? r->policy_ids[0]
+						    : "-"),
 			len);
 }
 
 /* One finding as a strata JSON object. */
 static json_t *out_finding_obj(const struct policy_result *r, const struct policy_finding *f)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "gate", f->gate, "trigger", f->trigger,
-			      "trigger_id", f->trigger_id, "message", f->message, "action", policy_action_name(f->action),
-			      "effective_action", policy_action_name(f->effective), "rule_id", f->rule_id, "policy_id",
-			      f->policy_id);
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "gate", f->gate, "trigger", f->trigger, "trigger_id",
+	    f->trigger_id, "message", f->message, "action", policy_action_name(f->action), "effective_action",
+	    policy_action_name(f->effective), "rule_id", f->rule_id, "policy_id", f->policy_id);
 	if (!o)
 		abort();
 	json_object_set_new(o, "path", f->path ? json_string(f->path) : json_null());
@@ -59,8 +61,9 @@ static json_t *out_finding_obj(const struct policy_result *r, const struct polic
 	json_object_set_new(o, "visible", f->visible < 0 ? json_null() : json_boolean(f->visible));
 	if (f->allowlist_id)
 		json_object_set_new(o, "allowlisted",
-				    json_pack("{s:s, s:s, s:s}", "allowlist_id", f->allowlist_id, "allowlist_name",
-					      f->allowlist_name, "item_id", f->allowlist_item));
+				    json_pack("{s:s, s:s, s:s}", "allowlist_id", f->allowlist_id,
+					      "allowlist_name", f->allowlist_name, "item_id",
+					      f->allowlist_item));
 	else
 		json_object_set_new(o, "allowlisted", json_false());
 	if (f->detail_json) {
@@ -92,13 +95,14 @@ static json_t *out_strata(const struct policy_result *r)
 	json_t *findings = json_array();
 	for (size_t i = 0; i < r->nf; i++)
 		json_array_append_new(findings, out_finding_obj(r, &r->f[i]));
-	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:f, s:o, s:o}", "verdict", r->verdict, "final_action",
-			      policy_action_name(r->final_action), "final_action_reason", r->final_action_reason,
-			      "default_policy", r->default_policy, "mapping",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:f, s:o, s:o}", "verdict", r->verdict,
+			      "final_action", policy_action_name(r->final_action), "final_action_reason",
+			      r->final_action_reason, "default_policy", r->default_policy, "mapping",
 			      r->mapping_id || r->mapping_name
-				      ? json_pack("{s:s?, s:s?}", "id", r->mapping_id, "name", r->mapping_name)
-				      : json_null(),
-			      "policy_ids", ids, "seconds", r->seconds, "skipped_rules", skipped, "findings", findings);
+				  ? json_pack("{s:s?, s:s?}", "id", r->mapping_id, "name", r->mapping_name)
+				  : json_null(),
+			      "policy_ids", ids, "seconds", r->seconds, "skipped_rules", skipped, "findings",
+			      findings);
 	if (!o)
 		abort();
 	return o;
@@ -106,41 +110,44 @@ static json_t *out_strata(const struct policy_result *r)
 
 char *policy_out_json(const struct policy_result *r, size_t *len)
 {
-	json_t *header = json_pack("[s,s,s,s,s,s,s,s,s,s,s,s]", "Image_Id", "Repo_Tag", "Trigger_Id", "Gate", "Trigger",
-				   "Check_Output", "Gate_Action", "Whitelisted", "Policy_Id", "Path", "Layer", "Visible");
+	json_t *header =
+	    json_pack("[s,s,s,s,s,s,s,s,s,s,s,s]", "Image_Id", "Repo_Tag", "Trigger_Id", "Gate", "Trigger",
+		      "Check_Output", "Gate_Action", "Whitelisted", "Policy_Id", "Path", "Layer", "Visible");
 	json_t *rows = json_array();
 	for (size_t i = 0; i < r->nf; i++) {
 		const struct policy_finding *f = &r->f[i];
-		json_t *wl = f->allowlist_id ? json_pack("{s:s, s:s, s:s}", "whitelist_name", f->allowlist_name,
-							 "whitelist_id", f->allowlist_id, "matched_rule_id",
-							 f->allowlist_item)
+		json_t *wl = f->allowlist_id ? json_pack("{s:s, s:s, s:s}", "whitelist_name",
+							 f->allowlist_name, "whitelist_id", f->allowlist_id,
+							 "matched_rule_id", f->allowlist_item)
 					     : json_false();
-		json_t *row = json_pack("[s,s,s,s,s,s,s,o,s,o,o,o]", r->image_id, r->repo_tag, f->trigger_id, f->gate,
-					f->trigger, f->message, policy_action_name(f->effective), wl, f->policy_id,
-					f->path ? json_string(f->path) : json_null(),
+		json_t *row = json_pack("[s,s,s,s,s,s,s,o,s,o,o,o]", r->image_id, r->repo_tag, f->trigger_id,
+					f->gate, f->trigger, f->message, policy_action_name(f->effective), wl,
+					f->policy_id, f->path ? json_string(f->path) : json_null(),
 					f->layer ? json_integer(f->layer) : json_null(),
 					f->visible < 0 ? json_null() : json_boolean(f->visible));
 		if (!row)
 			abort();
 		json_array_append_new(rows, row);
 	}
-	json_t *table = json_pack("{s:s, s:o, s:I, s:o}", "final_action", policy_action_name(r->final_action), "header",
-				  header, "row_count", (json_int_t)r->nf, "rows", rows);
+	json_t *table = json_pack("{s:s, s:o, s:I, s:o}", "final_action", policy_action_name(r->final_action),
+				  "header", header, "row_count", (json_int_t)r->nf, "rows", rows);
 	json_t *inner = json_object();
 	json_object_set_new(inner, r->image_id, json_pack("{s:o}", "result", table));
 	json_t *policy = r->bundle ? json_deep_copy(r->bundle->root) : json_null();
-	json_t *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:s, s:o}", "created_at", r->evaluated_at,
-				   "last_modified", r->evaluated_at, "final_action", policy_action_name(r->final_action),
-				   "final_action_reason", r->final_action_reason, "image_id", r->image_id,
-				   "matched_whitelisted_images_rule", !strcmp(r->final_action_reason, "allowlisted"),
-				   "matched_blacklisted_images_rule", !strcmp(r->final_action_reason, "denylisted"),
-				   "result", inner, "tag", r->repo_tag, "evaluation_problems", json_array());
+	json_t *result =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:s, s:o}", "created_at", r->evaluated_at,
+		      "last_modified", r->evaluated_at, "final_action", policy_action_name(r->final_action),
+		      "final_action_reason", r->final_action_reason, "image_id", r->image_id,
+		      "matched_whitelisted_images_rule", !strcmp(r->final_action_reason, "allowlisted"),
+		      "matched_blacklisted_images_rule", !strcmp(r->final_action_reason, "denylisted"),
+		      "result", inner, "tag", r->repo_tag, "evaluation_problems", json_array());
 	if (!result)
 		abort();
 	json_object_set_new(result, "strata", out_strata(r));
 	const char *pid = r->bundle && r->bundle->id ? r->bundle->id : "";
-	json_t *eval = json_pack("{s:{s:o, s:o}, s:s, s:s, s:s}", "detail", "policy", policy, "result", result,
-				 "last_evaluation", r->evaluated_at, "policyId", pid, "status", r->verdict);
+	json_t *eval =
+	    json_pack("{s:{s:o, s:o}, s:s, s:s, s:s}", "detail", "policy", policy, "result", result,
+		      "last_evaluation", r->evaluated_at, "policyId", pid, "status", r->verdict);
 	if (!eval)
 		abort();
 	json_t *bytag = json_object();
@@ -179,8 +186,8 @@ static void out_printf(struct out_buf *b, const char *fmt, ...)
 char *policy_out_text(const struct policy_result *r, size_t *len)
 {
 	struct out_buf b = {0};
-	out_printf(&b, "Image:    %s\nTag:      %s\nDigest:   %s\n", r->image_id, *r->repo_tag ? r->repo_tag : "(none)",
-		   *r->image_digest ? r->image_digest : "(none)");
+	out_printf(&b, "Image:    %s\nTag:      %s\nDigest:   %s\n", r->image_id,
+		   *r->repo_tag ? r->repo_tag : "(none)", *r->image_digest ? r->image_digest : "(none)");
 	out_printf(&b, "Policy:   %s%s", r->default_policy ? "built-in default (no mapping matched)" : "",
 		   r->default_policy ? "\n" : "");
 	if (!r->default_policy) {
@@ -188,8 +195,8 @@ char *policy_out_text(const struct policy_result *r, size_t *len)
 			out_printf(&b, "%s%s", i ? ", " : "", r->policy_ids[i]);
 		out_printf(&b, "%s\n", r->mapping_id ? "" : " (no mappings in the bundle: all policies)");
 	}
-	out_printf(&b, "Verdict:  %s (final action %s: %s)\n\n", r->verdict, policy_action_name(r->final_action),
-		   r->final_action_reason);
+	out_printf(&b, "Verdict:  %s (final action %s: %s)\n\n", r->verdict,
+		   policy_action_name(r->final_action), r->final_action_reason);
 	size_t wg = 4, wt = 7, wp = 4;
 	for (size_t i = 0; i < r->nf; i++) {
 		wg = strlen(r->f[i].gate) > wg ? strlen(r->f[i].gate) : wg;
@@ -198,8 +205,8 @@ char *policy_out_text(const struct policy_result *r, size_t *len)
 		wp = pl > wp ? pl : wp;
 	}
 	wp = wp > 40 ? 40 : wp;
-	out_printf(&b, "%-6s %-*s %-*s %-*s %5s %-7s %s\n", "ACTION", (int)wg, "GATE", (int)wt, "TRIGGER", (int)wp, "PATH",
-		   "LAYER", "STATE", "MESSAGE");
+	out_printf(&b, "%-6s %-*s %-*s %-*s %5s %-7s %s\n", "ACTION", (int)wg, "GATE", (int)wt, "TRIGGER",
+		   (int)wp, "PATH", "LAYER", "STATE", "MESSAGE");
 	for (int pass = 2; pass >= 0; pass--)
 		for (size_t i = 0; i < r->nf; i++) {
 			const struct policy_finding *f = &r->f[i];
@@ -209,9 +216,10 @@ char *policy_out_text(const struct policy_result *r, size_t *len)
 			if (f->layer)
 				snprintf(layer, sizeof(layer), "%d", f->layer);
 			const char *state = f->visible < 0 ? "-" : f->visible ? "visible" : "deleted";
-			out_printf(&b, "%-6s %-*s %-*s %-*s %5s %-7s %s%s%s\n", f->allowlist_id ? "go*" : policy_action_name(f->effective),
-				   (int)wg, f->gate, (int)wt, f->trigger, (int)wp, f->path ? f->path : "-", layer, state,
-				   f->message, f->allowlist_id ? "  [allowlisted by " : "",
+			out_printf(&b, "%-6s %-*s %-*s %-*s %5s %-7s %s%s%s\n",
+				   f->allowlist_id ? "go*" : policy_action_name(f->effective), (int)wg,
+				   f->gate, (int)wt, f->trigger, (int)wp, f->path ? f->path : "-", layer,
+				   state, f->message, f->allowlist_id ? "  [allowlisted by " : "",
 				   f->allowlist_id ? f->allowlist_id : "");
 			if (f->allowlist_id)
 				out_printf(&b, "]\n");
@@ -283,10 +291,11 @@ int policy_render_findings_gate(struct index_db *db, const char *gate, char **ou
 
 /* findings/<gate>.json: one renderer per gate name of Anchore's and strata's gates (the report
  * table needs fixed names; a gate not built gives []). */
-#define POLICY_FINDINGS_RENDERER(g)                                                                              \
-	int policy_render_findings_##g(struct index_db *db, char **out, size_t *len, struct strata_err **err)  \
-	{                                                                                                        \
-		return policy_render_findings_gate(db, #g, out, len, err);                                       \
+#define POLICY_FINDINGS_RENDERER(g)                                                                          \
+	int policy_render_findings_##g(struct index_db *db, char **out, size_t *len,                         \
+				       struct strata_err **err)                                              \
+	{                                                                                                    \
+		return policy_render_findings_gate(db, #g, out, len, err);                                   \
 	}
 POLICY_FINDINGS_RENDERER(always)
 POLICY_FINDINGS_RENDERER(packages)

@@ -38,42 +38,49 @@ char *policy_out_sarif(const struct policy_result *r, size_t *len)
 			if (!strcmp(json_string_value(json_object_get(json_array_get(rules, k), "id")), rid))
 				idx = k;
 		if (idx == json_array_size(rules)) {
-			const struct policy_trigger_def *t = policy_trigger_find(policy_gate_find(f->gate), f->trigger);
-			json_array_append_new(rules, json_pack("{s:s, s:s, s:{s:s}}", "id", rid, "name", f->trigger,
-							       "shortDescription", "text",
+			const struct policy_trigger_def *t =
+			    policy_trigger_find(policy_gate_find(f->gate), f->trigger);
+			json_array_append_new(rules, json_pack("{s:s, s:s, s:{s:s}}", "id", rid, "name",
+							       f->trigger, "shortDescription", "text",
 							       t && t->description ? t->description : rid));
 		}
-		const char *level = f->action == POLICY_STOP ? "error" : f->action == POLICY_WARN ? "warning" : "note";
-		json_t *res = json_pack("{s:s, s:I, s:s, s:{s:s}, s:{s:s}}", "ruleId", rid, "ruleIndex", (json_int_t)idx,
-					"level", level, "message", "text", f->message, "partialFingerprints",
-					"anchoreTriggerId/v1", f->trigger_id);
+		const char *level = f->action == POLICY_STOP   ? "error"
+				    : f->action == POLICY_WARN ? "warning"
+							       : "note";
+		json_t *res = json_pack("{s:s, s:I, s:s, s:{s:s}, s:{s:s}}", "ruleId", rid, "ruleIndex",
+					(json_int_t)idx, "level", level, "message", "text", f->message,
+					"partialFingerprints", "anchoreTriggerId/v1", f->trigger_id);
 		if (!res)
 			abort();
 		if (f->path) {
 			cleanup_free char *uri = ci_uri(f->path);
-			json_object_set_new(res, "locations",
-					    json_pack("[{s:{s:{s:s}}}]", "physicalLocation", "artifactLocation", "uri", uri));
+			json_object_set_new(
+			    res, "locations",
+			    json_pack("[{s:{s:{s:s}}}]", "physicalLocation", "artifactLocation", "uri", uri));
 		}
-		json_t *props = json_pack("{s:s, s:s, s:s, s:s}", "policy_id", f->policy_id, "rule_id", f->rule_id,
-					  "gate_action", policy_action_name(f->effective), "trigger_id", f->trigger_id);
+		json_t *props =
+		    json_pack("{s:s, s:s, s:s, s:s}", "policy_id", f->policy_id, "rule_id", f->rule_id,
+			      "gate_action", policy_action_name(f->effective), "trigger_id", f->trigger_id);
 		if (f->layer)
 			json_object_set_new(props, "layer", json_integer(f->layer));
 		if (f->visible >= 0)
 			json_object_set_new(props, "visible", json_boolean(f->visible));
 		json_object_set_new(res, "properties", props);
 		if (f->allowlist_id) {
-			cleanup_free char *why = xasprintf("allowlist %s item %s", f->allowlist_id, f->allowlist_item);
-			json_object_set_new(res, "suppressions",
-					    json_pack("[{s:s, s:s}]", "kind", "external", "justification", why));
+			cleanup_free char *why =
+			    xasprintf("allowlist %s item %s", f->allowlist_id, f->allowlist_item);
+			json_object_set_new(
+			    res, "suppressions",
+			    json_pack("[{s:s, s:s}]", "kind", "external", "justification", why));
 		}
 		json_array_append_new(results, res);
 	}
-	json_t *doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s, s:o}}, s:o, s:{s:s, s:s, s:s, s:s}}]}", "$schema",
-				"https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool",
-				"driver", "name", "strata", "version", STRATA_VERSION, "informationUri",
-				"https://github.com/strata/strata", "rules", rules, "results", results, "properties",
-				"verdict", r->verdict, "final_action", policy_action_name(r->final_action),
-				"image_id", r->image_id, "repo_tag", r->repo_tag);
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s, s:o}}, s:o, s:{s:s, s:s, s:s, s:s}}]}", "$schema",
+	    "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool", "driver",
+	    "name", "strata", "version", STRATA_VERSION, "informationUri", "https://github.com/strata/strata",
+	    "rules", rules, "results", results, "properties", "verdict", r->verdict, "final_action",
+	    policy_action_name(r->final_action), "image_id", r->image_id, "repo_tag", r->repo_tag);
 	if (!doc)
 		abort();
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -123,13 +130,27 @@ static void ci_xml(struct ci_buf *b, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '&': ci_put(b, "&amp;", 5); break;
-		case '<': ci_put(b, "&lt;", 4); break;
-		case '>': ci_put(b, "&gt;", 4); break;
-		case '"': ci_put(b, "&quot;", 6); break;
-		case '\'': ci_put(b, "&apos;", 6); break;
-		case '\n': ci_put(b, "&#10;", 5); break;
-		case '\t': ci_put(b, "&#9;", 4); break;
+		case '&':
+			ci_put(b, "&amp;", 5);
+			break;
+		case '<':
+			ci_put(b, "&lt;", 4);
+			break;
+		case '>':
+			ci_put(b, "&gt;", 4);
+			break;
+		case '"':
+			ci_put(b, "&quot;", 6);
+			break;
+		case '\'':
+			ci_put(b, "&apos;", 6);
+			break;
+		case '\n':
+			ci_put(b, "&#10;", 5);
+			break;
+		case '\t':
+			ci_put(b, "&#9;", 4);
+			break;
 		default:
 			if (*p >= 0x20)
 				ci_put(b, (const char *)p, 1);
@@ -216,8 +237,9 @@ char *policy_out_junit(const struct policy_result *r, size_t *len)
 		ci_xml(&body, ps->name ? ps->name : ps->id);
 		ci_printf(&body, "\" id=\"");
 		ci_xml(&body, ps->id);
-		ci_printf(&body, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n", tests, fails,
-			  skipped, r->seconds);
+		ci_printf(&body,
+			  "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
+			  tests, fails, skipped, r->seconds);
 		if (cases.p)
 			ci_put(&body, cases.p, cases.n);
 		free(cases.p);
@@ -227,8 +249,8 @@ char *policy_out_junit(const struct policy_result *r, size_t *len)
 	}
 	ci_printf(&b, "<testsuites name=\"strata policy: ");
 	ci_xml(&b, *r->repo_tag ? r->repo_tag : r->image_id);
-	ci_printf(&b, " verdict %s\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n", r->verdict, total,
-		  failures, r->seconds);
+	ci_printf(&b, " verdict %s\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
+		  r->verdict, total, failures, r->seconds);
 	if (body.p)
 		ci_put(&b, body.p, body.n);
 	free(body.p);

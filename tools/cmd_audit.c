@@ -9,8 +9,10 @@
 
 static void usage_audit(FILE *f)
 {
-	fprintf(f, "usage: strata audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] [--fail-on warn|fail]\n"
-		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [--trust-key PEM]... [-q] IMAGE|INDEX\n"
+	fprintf(f, "usage: strata audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] "
+		   "[--fail-on warn|fail]\n"
+		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [--trust-key "
+		   "PEM]... [-q] IMAGE|INDEX\n"
 		   "       strata audit --show-default-policy\n");
 }
 
@@ -23,13 +25,18 @@ static void audit_problem(void *ctx, const char *line)
 int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"policy", required_argument, NULL, 'P'},    {"tag", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'F'},    {"fail-on", required_argument, NULL, 'W'},
-		{"show-default-policy", no_argument, NULL, 'S'}, {"index", required_argument, NULL, 'i'},
-		{"platform", required_argument, NULL, 'p'},  {"ref", required_argument, NULL, 'r'},
-		{"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-		{"trust-key", required_argument, NULL, 'K'},
-		{NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"fail-on", required_argument, NULL, 'W'},
+	    {"show-default-policy", no_argument, NULL, 'S'},
+	    {"index", required_argument, NULL, 'i'},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"ref", required_argument, NULL, 'r'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"trust-key", required_argument, NULL, 'K'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *policy = NULL, *tag = NULL, *format = "text", *idx_path = NULL;
 	bool fail_on_warn = false, show_default = false, quiet = false;
@@ -38,9 +45,15 @@ int cmd_audit(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'P': policy = optarg; break;
-		case 't': tag = optarg; break;
-		case 'F': format = optarg; break;
+		case 'P':
+			policy = optarg;
+			break;
+		case 't':
+			tag = optarg;
+			break;
+		case 'F':
+			format = optarg;
+			break;
 		case 'W':
 			if (strcmp(optarg, "warn") && strcmp(optarg, "fail")) {
 				fprintf(stderr, "strata: --fail-on takes warn or fail\n");
@@ -48,11 +61,21 @@ int cmd_audit(int argc, char **argv)
 			}
 			fail_on_warn = !strcmp(optarg, "warn");
 			break;
-		case 'S': show_default = true; break;
-		case 'i': idx_path = optarg; break;
-		case 'p': sel.platform = optarg; break;
-		case 'r': sel.ref = optarg; break;
-		case 'q': quiet = true; break;
+		case 'S':
+			show_default = true;
+			break;
+		case 'i':
+			idx_path = optarg;
+			break;
+		case 'p':
+			sel.platform = optarg;
+			break;
+		case 'r':
+			sel.ref = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'K': { /* issue 9: keys for the attestation gate and attestations.json */
 			cleanup_err struct strata_err *kerr = NULL;
 			if (policy_trust_key_add(optarg, &kerr) < 0) {
@@ -61,8 +84,12 @@ int cmd_audit(int argc, char **argv)
 			}
 			break;
 		}
-		case 'h': usage_audit(stdout); return 0;
-		default: usage_audit(stderr); return 2;
+		case 'h':
+			usage_audit(stdout);
+			return 0;
+		default:
+			usage_audit(stderr);
+			return 2;
 		}
 	}
 	if (show_default) {
@@ -75,12 +102,14 @@ int cmd_audit(int argc, char **argv)
 		usage_audit(stderr);
 		return 2;
 	}
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "sarif") && strcmp(format, "junit")) {
+	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "sarif") &&
+	    strcmp(format, "junit")) {
 		fprintf(stderr, "strata: --format: '%s' is not one of text, json, sarif, junit\n", format);
 		return 2;
 	}
 	cleanup_err struct strata_err *err = NULL;
-	int np = policy_bundle_check_file(policy, audit_problem, (void *)(policy ? policy : "default policy"), &err);
+	int np = policy_bundle_check_file(policy, audit_problem, (void *)(policy ? policy : "default policy"),
+					  &err);
 	if (np != 0) {
 		if (np < 0)
 			tools_print_err(err);

@@ -39,9 +39,10 @@ static void dump(const struct policy_bundle *b)
 		printf("# problem: %s\n", b->problems[i]);
 }
 
-#define WRAP(rules)                                                                                            \
-	"{\"id\":\"b\",\"version\":\"1_0\",\"policies\":[{\"id\":\"p1\",\"version\":\"1_0\",\"rules\":[" rules \
-	"]}],\"whitelists\":[{\"id\":\"w1\",\"items\":[]}],\"mappings\":[{\"registry\":\"*\",\"repository\":\"*\","  \
+#define WRAP(rules)                                                                                          \
+	"{\"id\":\"b\",\"version\":\"1_0\",\"policies\":[{\"id\":\"p1\",\"version\":\"1_0\",\"rules\":"      \
+	"[" rules "]}],\"whitelists\":[{\"id\":\"w1\",\"items\":[]}],\"mappings\":[{\"registry\":\"*\","     \
+		  "\"repository\":\"*\","                                                                    \
 	"\"image\":{\"type\":\"tag\",\"value\":\"*\"},\"policy_ids\":[\"p1\"],\"whitelist_ids\":[\"w1\"]}]}"
 
 /* One rule with a bad thing expects one problem containing the words. */
@@ -57,27 +58,36 @@ static void expect_one(const char *what, const char *text, const char *const *wo
 
 static void test_basics(void)
 {
-	struct policy_bundle *b =
-		parse(WRAP("{\"id\":\"r1\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\",\"params\":[]}"));
-	ok(b && b->nproblems == 0 && b->npolicies == 1 && b->policies[0].nrules == 1, "a valid Anchore 1_0 bundle has no problems");
+	struct policy_bundle *b = parse(WRAP(
+	    "{\"id\":\"r1\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\",\"params\":[]}"));
+	ok(b && b->nproblems == 0 && b->npolicies == 1 && b->policies[0].nrules == 1,
+	   "a valid Anchore 1_0 bundle has no problems");
 	dump(b);
-	ok(b && b->nmappings == 1 && b->nallowlists == 1 && b->mappings[0].npolicy_ids == 1, "mappings and whitelists read");
+	ok(b && b->nmappings == 1 && b->nallowlists == 1 && b->mappings[0].npolicy_ids == 1,
+	   "mappings and whitelists read");
 	policy_bundle_free(b);
 
-	b = parse("{\"id\":\"b\",\"rule_sets\":[{\"id\":\"p\",\"rules\":[{\"id\":\"r\",\"gate\":\"ALWAYS\",\"trigger\":\"Always\","
+	b = parse("{\"id\":\"b\",\"rule_sets\":[{\"id\":\"p\",\"rules\":[{\"id\":\"r\",\"gate\":\"ALWAYS\","
+		  "\"trigger\":\"Always\","
 		  "\"action\":\"warn\",\"description\":\"d\",\"recommendation\":\"fix it\"}]}],"
-		  "\"allowlists\":[{\"id\":\"a\",\"items\":[{\"id\":\"i\",\"gate\":\"always\",\"trigger_id\":\"*\"}]}],"
-		  "\"mappings\":[{\"id\":\"m\",\"registry\":\"*\",\"repository\":\"*\",\"image\":{\"type\":\"tag\",\"value\":\"*\"},"
+		  "\"allowlists\":[{\"id\":\"a\",\"items\":[{\"id\":\"i\",\"gate\":\"always\",\"trigger_id\":"
+		  "\"*\"}]}],"
+		  "\"mappings\":[{\"id\":\"m\",\"registry\":\"*\",\"repository\":\"*\",\"image\":{\"type\":"
+		  "\"tag\",\"value\":\"*\"},"
 		  "\"rule_set_ids\":[\"p\"],\"allowlist_ids\":[\"a\"]}],"
-		  "\"allowlisted_images\":[{\"registry\":\"*\",\"repository\":\"x/*\",\"image\":{\"type\":\"tag\",\"value\":\"*\"}}],"
-		  "\"denylisted_images\":[{\"registry\":\"*\",\"repository\":\"y\",\"image\":{\"type\":\"digest\",\"value\":\"sha256:*\"}}]}");
-	ok(b && b->nproblems == 0, "the newer names (rule_sets, allowlists, rule_set_ids, allowlist_ids, allowlisted/denylisted_images) read");
+		  "\"allowlisted_images\":[{\"registry\":\"*\",\"repository\":\"x/"
+		  "*\",\"image\":{\"type\":\"tag\",\"value\":\"*\"}}],"
+		  "\"denylisted_images\":[{\"registry\":\"*\",\"repository\":\"y\",\"image\":{\"type\":"
+		  "\"digest\",\"value\":\"sha256:*\"}}]}");
+	ok(b && b->nproblems == 0, "the newer names (rule_sets, allowlists, rule_set_ids, allowlist_ids, "
+				   "allowlisted/denylisted_images) read");
 	dump(b);
-	ok(b && b->npolicies == 1 && b->nallowlists == 1 && b->allowlists[0].nitems == 1 && b->nallow_images == 1 &&
-		   b->ndeny_images == 1 && b->mappings[0].nallowlist_ids == 1,
+	ok(b && b->npolicies == 1 && b->nallowlists == 1 && b->allowlists[0].nitems == 1 &&
+	       b->nallow_images == 1 && b->ndeny_images == 1 && b->mappings[0].nallowlist_ids == 1,
 	   "every new-name section populated");
-	ok(b && b->npolicies == 1 && b->policies[0].nrules == 1 && !strcmp(b->policies[0].rules[0].gate, "always") &&
-		   b->policies[0].rules[0].action == POLICY_WARN,
+	ok(b && b->npolicies == 1 && b->policies[0].nrules == 1 &&
+	       !strcmp(b->policies[0].rules[0].gate, "always") &&
+	       b->policies[0].rules[0].action == POLICY_WARN,
 	   "gate names and actions are case-insensitive; canonical names kept");
 	policy_bundle_free(b);
 
@@ -100,8 +110,10 @@ static void test_errors(void)
 		   WRAP("{\"id\":\"r2\",\"gate\":\"always\",\"trigger\":\"sometimes\",\"action\":\"STOP\"}"),
 		   (const char *const[]){"rule r2", "gate always", "unknown trigger 'sometimes'", NULL});
 	expect_one("unknown parameter",
-		   WRAP("{\"id\":\"r3\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\",\"params\":[{\"name\":\"colour\",\"value\":\"red\"}]}"),
-		   (const char *const[]){"rule r3", "trigger always", "parameter 'colour'", "unknown parameter", NULL});
+		   WRAP("{\"id\":\"r3\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\","
+			"\"params\":[{\"name\":\"colour\",\"value\":\"red\"}]}"),
+		   (const char *const[]){"rule r3", "trigger always", "parameter 'colour'",
+					 "unknown parameter", NULL});
 	expect_one("bad action",
 		   WRAP("{\"id\":\"r4\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"HALT\"}"),
 		   (const char *const[]){"rule r4", "action 'HALT'", NULL});
@@ -110,32 +122,40 @@ static void test_errors(void)
 			"{\"id\":\"r5\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"WARN\"}"),
 		   (const char *const[]){"rule r5", "duplicate rule id", NULL});
 	expect_one("mapping naming a missing policy",
-		   "{\"policies\":[{\"id\":\"p1\",\"rules\":[]}],\"mappings\":[{\"id\":\"m1\",\"registry\":\"*\",\"repository\":\"*\","
+		   "{\"policies\":[{\"id\":\"p1\",\"rules\":[]}],\"mappings\":[{\"id\":\"m1\",\"registry\":"
+		   "\"*\",\"repository\":\"*\","
 		   "\"image\":{\"type\":\"tag\",\"value\":\"*\"},\"policy_ids\":[\"p1\",\"nope\"]}]}",
 		   (const char *const[]){"mapping m1", "policy 'nope'", NULL});
 	expect_one("mapping naming a missing allowlist",
-		   "{\"policies\":[{\"id\":\"p1\",\"rules\":[]}],\"mappings\":[{\"id\":\"m2\",\"registry\":\"*\",\"repository\":\"*\","
-		   "\"image\":{\"type\":\"tag\",\"value\":\"*\"},\"policy_id\":\"p1\",\"whitelist_ids\":[\"gone\"]}]}",
+		   "{\"policies\":[{\"id\":\"p1\",\"rules\":[]}],\"mappings\":[{\"id\":\"m2\",\"registry\":"
+		   "\"*\",\"repository\":\"*\","
+		   "\"image\":{\"type\":\"tag\",\"value\":\"*\"},\"policy_id\":\"p1\",\"whitelist_ids\":["
+		   "\"gone\"]}]}",
 		   (const char *const[]){"mapping m2", "allowlist 'gone'", NULL});
-	expect_one("duplicate policy id", "{\"policies\":[{\"id\":\"p\",\"rules\":[]},{\"id\":\"p\",\"rules\":[]}]}",
+	expect_one("duplicate policy id",
+		   "{\"policies\":[{\"id\":\"p\",\"rules\":[]},{\"id\":\"p\",\"rules\":[]}]}",
 		   (const char *const[]){"policy p", "duplicate policy id", NULL});
 	expect_one("bad expires_on",
-		   "{\"policies\":[{\"id\":\"p\",\"rules\":[]}],\"whitelists\":[{\"id\":\"w\",\"items\":[{\"id\":\"i1\",\"gate\":\"always\","
+		   "{\"policies\":[{\"id\":\"p\",\"rules\":[]}],\"whitelists\":[{\"id\":\"w\",\"items\":[{"
+		   "\"id\":\"i1\",\"gate\":\"always\","
 		   "\"trigger_id\":\"*\",\"expires_on\":\"next tuesday\"}]}]}",
 		   (const char *const[]){"allowlist w", "item i1", "expires_on", NULL});
 	expect_one("bad image type in a mapping",
-		   "{\"policies\":[{\"id\":\"p\",\"rules\":[]}],\"mappings\":[{\"id\":\"m3\",\"image\":{\"type\":\"label\",\"value\":\"*\"},\"policy_ids\":[\"p\"]}]}",
+		   "{\"policies\":[{\"id\":\"p\",\"rules\":[]}],\"mappings\":[{\"id\":\"m3\",\"image\":{"
+		   "\"type\":\"label\",\"value\":\"*\"},\"policy_ids\":[\"p\"]}]}",
 		   (const char *const[]){"mapping m3", "image type 'label'", NULL});
 
 	/* every problem at once */
-	struct policy_bundle *b = parse(
-		"{\"policies\":[{\"id\":\"p1\",\"rules\":["
-		"{\"id\":\"a\",\"gate\":\"nosuch\",\"trigger\":\"x\",\"action\":\"STOP\"},"
-		"{\"id\":\"b\",\"gate\":\"always\",\"trigger\":\"nope\",\"action\":\"STOP\"},"
-		"{\"id\":\"c\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\",\"params\":[{\"name\":\"q\",\"value\":\"1\"}]},"
-		"{\"id\":\"d\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"MAYBE\"}]}],"
-		"\"mappings\":[{\"id\":\"m\",\"policy_ids\":[\"zz\"]}]}");
-	ok(b && b->nproblems == 5, "five errors in one bundle: five problems reported at once (%zu)", b ? b->nproblems : 0);
+	struct policy_bundle *b =
+	    parse("{\"policies\":[{\"id\":\"p1\",\"rules\":["
+		  "{\"id\":\"a\",\"gate\":\"nosuch\",\"trigger\":\"x\",\"action\":\"STOP\"},"
+		  "{\"id\":\"b\",\"gate\":\"always\",\"trigger\":\"nope\",\"action\":\"STOP\"},"
+		  "{\"id\":\"c\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"STOP\",\"params\":[{"
+		  "\"name\":\"q\",\"value\":\"1\"}]},"
+		  "{\"id\":\"d\",\"gate\":\"always\",\"trigger\":\"always\",\"action\":\"MAYBE\"}]}],"
+		  "\"mappings\":[{\"id\":\"m\",\"policy_ids\":[\"zz\"]}]}");
+	ok(b && b->nproblems == 5, "five errors in one bundle: five problems reported at once (%zu)",
+	   b ? b->nproblems : 0);
 	dump(b);
 	policy_bundle_free(b);
 }
@@ -162,10 +182,12 @@ static char *rule_with(const struct policy_gate_def *g, const struct policy_trig
 		free(params);
 		params = n;
 	}
-	char *r = value ? xasprintf("{\"id\":\"rk\",\"gate\":\"%s\",\"trigger\":\"%s\",\"action\":\"WARN\",\"params\":[%s{\"name\":\"%s\",\"value\":\"%s\"}]}",
-				   g->name, t->name, params, pname, value)
-			: xasprintf("{\"id\":\"rk\",\"gate\":\"%s\",\"trigger\":\"%s\",\"action\":\"WARN\",\"params\":[%.*s]}", g->name,
-				    t->name, (int)(strlen(params) ? strlen(params) - 1 : 0), params);
+	char *r = value ? xasprintf("{\"id\":\"rk\",\"gate\":\"%s\",\"trigger\":\"%s\",\"action\":\"WARN\","
+				    "\"params\":[%s{\"name\":\"%s\",\"value\":\"%s\"}]}",
+				    g->name, t->name, params, pname, value)
+			: xasprintf("{\"id\":\"rk\",\"gate\":\"%s\",\"trigger\":\"%s\",\"action\":\"WARN\","
+				    "\"params\":[%.*s]}",
+				    g->name, t->name, (int)(strlen(params) ? strlen(params) - 1 : 0), params);
 	free(params);
 	return r;
 }
@@ -176,9 +198,12 @@ static void test_kinds(void)
 		enum policy_param_kind kind;
 		const char *name, *bad;
 	} kinds[] = {
-		{POLICY_PARAM_INT, "int", "12abc"},        {POLICY_PARAM_BOOL, "bool", "maybe"},
-		{POLICY_PARAM_REGEX, "regex", "([a-z"},     {POLICY_PARAM_LIST, "list", "a,,b"},
-		{POLICY_PARAM_ENUM, "enum", "zzz_not_a_choice"}, {POLICY_PARAM_ENUM_LIST, "enum list", "zzz_not_a_choice"},
+	    {POLICY_PARAM_INT, "int", "12abc"},
+	    {POLICY_PARAM_BOOL, "bool", "maybe"},
+	    {POLICY_PARAM_REGEX, "regex", "([a-z"},
+	    {POLICY_PARAM_LIST, "list", "a,,b"},
+	    {POLICY_PARAM_ENUM, "enum", "zzz_not_a_choice"},
+	    {POLICY_PARAM_ENUM_LIST, "enum list", "zzz_not_a_choice"},
 	};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		bool found = false;
@@ -189,14 +214,18 @@ static void test_kinds(void)
 					if (tr->params[p].kind != kinds[k].kind || tr->validate)
 						continue;
 					found = true;
-					cleanup_free char *rule = rule_with(policy_gates[g], tr, tr->params[p].name, kinds[k].bad);
-					cleanup_free char *text = xasprintf("{\"policies\":[{\"id\":\"p\",\"rules\":[%s]}]}", rule);
+					cleanup_free char *rule =
+					    rule_with(policy_gates[g], tr, tr->params[p].name, kinds[k].bad);
+					cleanup_free char *text =
+					    xasprintf("{\"policies\":[{\"id\":\"p\",\"rules\":[%s]}]}", rule);
 					struct policy_bundle *b = parse(text);
 					bool good = b && b->nproblems >= 1 &&
-						    has_problem(b, (const char *const[]){"rule rk", policy_gates[g]->name, tr->name,
-											 tr->params[p].name, NULL});
-					ok(good, "bad %s value for %s/%s parameter %s reported", kinds[k].name, policy_gates[g]->name,
-					   tr->name, tr->params[p].name);
+						    has_problem(b, (const char *const[]){
+								       "rule rk", policy_gates[g]->name,
+								       tr->name, tr->params[p].name, NULL});
+					ok(good, "bad %s value for %s/%s parameter %s reported",
+					   kinds[k].name, policy_gates[g]->name, tr->name,
+					   tr->params[p].name);
 					if (!good)
 						dump(b);
 					policy_bundle_free(b);
@@ -213,12 +242,16 @@ static void test_kinds(void)
 			for (size_t p = 0; tr->params && tr->params[p].name; p++) {
 				if (!req && tr->params[p].required && !tr->validate) {
 					req = true;
-					cleanup_free char *rule = rule_with(policy_gates[g], tr, tr->params[p].name, NULL);
-					cleanup_free char *text = xasprintf("{\"policies\":[{\"id\":\"p\",\"rules\":[%s]}]}", rule);
+					cleanup_free char *rule =
+					    rule_with(policy_gates[g], tr, tr->params[p].name, NULL);
+					cleanup_free char *text =
+					    xasprintf("{\"policies\":[{\"id\":\"p\",\"rules\":[%s]}]}", rule);
 					struct policy_bundle *b = parse(text);
-					ok(b && has_problem(b, (const char *const[]){"rule rk", tr->params[p].name, "required", NULL}),
-					   "missing required parameter %s of %s/%s reported", tr->params[p].name, policy_gates[g]->name,
-					   tr->name);
+					ok(b && has_problem(b, (const char *const[]){"rule rk",
+										     tr->params[p].name,
+										     "required", NULL}),
+					   "missing required parameter %s of %s/%s reported",
+					   tr->params[p].name, policy_gates[g]->name, tr->name);
 					dump(b);
 					policy_bundle_free(b);
 				}
@@ -227,14 +260,17 @@ static void test_kinds(void)
 					const struct policy_param_def *d = &tr->params[p];
 					struct policy_param pv = {d->name, "v"};
 					struct policy_rule r = {.params = &pv, .nparams = 1};
-					ok(policy_rule_param(&r, d->name) && !strcmp(policy_rule_param(&r, d->name), "v"),
-					   "parameter alias %s of %s found under its canonical name", d->alias, d->name);
+					ok(policy_rule_param(&r, d->name) &&
+					       !strcmp(policy_rule_param(&r, d->name), "v"),
+					   "parameter alias %s of %s found under its canonical name",
+					   d->alias, d->name);
 				}
 			}
 			if (!alias && tr->alias) {
 				alias = true;
-				ok(policy_trigger_find(policy_gates[g], tr->alias) == tr, "trigger alias %s/%s resolves to %s",
-				   policy_gates[g]->name, tr->alias, tr->name);
+				ok(policy_trigger_find(policy_gates[g], tr->alias) == tr,
+				   "trigger alias %s/%s resolves to %s", policy_gates[g]->name, tr->alias,
+				   tr->name);
 			}
 		}
 	if (!req)
@@ -246,8 +282,9 @@ static void test_kinds(void)
 }
 
 /* The other engineers' gates may not be in the table yet: problems about them are skipped. */
-static const char *const later_gates[] = {"packages", "licenses", "distro", "metadata", "ancestry", "secret_scans",
-					  "retrieved_files", "files", "passwd_file", "dockerfile", NULL};
+static const char *const later_gates[] = {
+    "packages",	       "licenses", "distro",	  "metadata",	"ancestry", "secret_scans",
+    "retrieved_files", "files",	   "passwd_file", "dockerfile", NULL};
 
 static void test_shipped(const char *name, const char *text, size_t len)
 {
@@ -314,11 +351,13 @@ static void test_shipped_bundles(void)
 
 static void test_helpers(void)
 {
-	ok(policy_glob_match("*", "") && policy_glob_match("python2*", "python2.7") && !policy_glob_match("python2*", "python3") &&
-		   policy_glob_match("a*b*c", "aXXbYYc") && !policy_glob_match("a*b", "ab c") && policy_glob_match(NULL, "x"),
+	ok(policy_glob_match("*", "") && policy_glob_match("python2*", "python2.7") &&
+	       !policy_glob_match("python2*", "python3") && policy_glob_match("a*b*c", "aXXbYYc") &&
+	       !policy_glob_match("a*b", "ab c") && policy_glob_match(NULL, "x"),
 	   "'*' wildcards match whole strings");
 	long long t1 = 0, t2 = 0, t3 = 0;
-	ok(policy_bundle_time_parse("2030-01-02T03:04:05Z", &t1) && t1 == 1893553445LL, "RFC 3339 UTC time parsed");
+	ok(policy_bundle_time_parse("2030-01-02T03:04:05Z", &t1) && t1 == 1893553445LL,
+	   "RFC 3339 UTC time parsed");
 	ok(policy_bundle_time_parse("2030-01-02T05:04:05+02:00", &t2) && t2 == t1, "RFC 3339 offset applied");
 	ok(policy_bundle_time_parse("2030-01-02", &t3) && !policy_bundle_time_parse("tomorrow", &t3),
 	   "a date alone is accepted, words are not");
