@@ -115,6 +115,42 @@ add_referrer() {
 		'{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$d, size:$s, artifactType:"application/vnd.in-toto+json"}')"
 }
 
+# add_att_tag LAYOUT ENVELOPE_FILE: cosign's attestation tag (sha256-<hex>.att), the envelope as a
+# layer of media type application/vnd.dsse.envelope.v1+json.
+add_att_tag() {
+	local lay=$1 e_d e_s c_d c_s m_d m_s
+	printf '{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}' >"$T/attcfg.json"
+	read -r c_d c_s < <(add_blob "$lay" "$T/attcfg.json")
+	read -r e_d e_s < <(add_blob "$lay" "$2")
+	jq -n -c --arg cd "$c_d" --argjson cs "$c_s" --arg ed "$e_d" --argjson es "$e_s" \
+		'{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
+		  config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$cd, size:$cs},
+		  layers:[{mediaType:"application/vnd.dsse.envelope.v1+json", digest:$ed, size:$es,
+		           annotations:{predicateType:"https://slsa.dev/provenance/v1"}}]}' >"$T/attman.json"
+	read -r m_d m_s < <(add_blob "$lay" "$T/attman.json")
+	index_add "$lay" "$(jq -n -c --arg d "$m_d" --argjson s "$m_s" --arg r "example.test/app:sha256-$HEX.att" \
+		'{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$d, size:$s,
+		  annotations:{"org.opencontainers.image.ref.name":$r}}')"
+}
+# add_bundle_referrer LAYOUT ENVELOPE_FILE: a sigstore bundle v0.3 (public-key hint, no
+# certificate) wrapping the envelope, attached as an OCI 1.1 referrer.
+add_bundle_referrer() {
+	local lay=$1 b_d b_s c_d c_s m_d m_s bt=application/vnd.dev.sigstore.bundle.v0.3+json
+	jq -n -c --argjson e "$(cat "$2")" --arg bt "$bt" \
+		'{mediaType:$bt, verificationMaterial:{publicKey:{hint:"ci-key"}, tlogEntries:[]}, dsseEnvelope:$e}' >"$T/bundle.json"
+	printf '{}' >"$T/empty.json"
+	read -r c_d c_s < <(add_blob "$lay" "$T/empty.json")
+	read -r b_d b_s < <(add_blob "$lay" "$T/bundle.json")
+	jq -n -c --arg cd "$c_d" --argjson cs "$c_s" --arg bd "$b_d" --argjson bs "$b_s" --arg sd "$DIGEST" --argjson ss "$MSIZE" --arg bt "$bt" \
+		'{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", artifactType:$bt,
+		  config:{mediaType:"application/vnd.oci.empty.v1+json", digest:$cd, size:$cs},
+		  layers:[{mediaType:$bt, digest:$bd, size:$bs}],
+		  subject:{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$sd, size:$ss}}' >"$T/bman.json"
+	read -r m_d m_s < <(add_blob "$lay" "$T/bman.json")
+	index_add "$lay" "$(jq -n -c --arg d "$m_d" --argjson s "$m_s" --arg bt "$bt" \
+		'{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$d, size:$s, artifactType:$bt}')"
+}
+
 # report LAYOUT [KEY...]: attestations.json with those keys trusted.
 report() {
 	local lay=$1 args=()
@@ -175,6 +211,10 @@ add_cosign_sig "$L_NOATT" ec "$T/payload.json"
 L_KEYLESS=$(new_layout keyless)        # keyless: certificate annotation, signed by a key nobody trusts
 add_cosign_sig "$L_KEYLESS" rsa "$T/payload.json" \
 	'{"dev.sigstore.cosign/certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n","dev.sigstore.cosign/bundle":"{}"}'
+L_ATT=$(new_layout atttag)             # cosign's .att tag (repository-prefixed) + sigstore bundle referrer
+add_cosign_sig "$L_ATT" ed "$T/payload.json"
+add_att_tag "$L_ATT" "$T/env-slsa02.json"
+add_bundle_referrer "$L_ATT" "$T/env-slsa1.json"
 L_NONE=$T/base                         # nothing beside the image
 
 # ---- attestations.json ------------------------------------------------------------------------
@@ -213,6 +253,12 @@ check "unknown predicate type: verified, shown, flagged as not understood, no pr
 j=$(report "$L_KEYLESS" ec)
 check "keyless signature (certificate, no trusted root): not verified offline" "$j" \
 	'.items[0] | .verified == false and .status == "not verified offline"'
+j=$(report "$L_ATT" ec ed)
+check "cosign .att tag (EC envelope, SLSA v0.2) and sigstore bundle referrer (Ed25519 envelope, SLSA v1): both verified" "$j" \
+	"(.items | length) == 3 and ([.items[] | select(.type != \"cosign-signature\") | {found_by, type, predicate_type, verified, signer_key_id}] | sort_by(.found_by)) == [{found_by:\"referrer\", type:\"sigstore-bundle\", predicate_type:\"https://slsa.dev/provenance/v1\", verified:true, signer_key_id:\"$ED_ID\"}, {found_by:\"tag\", type:\"in-toto-attestation\", predicate_type:\"https://slsa.dev/provenance/v0.2\", verified:true, signer_key_id:\"$EC_ID\"}] and .verified_signatures == 1 and .verified_attestations == 2"
+j=$(report "$L_ATT" ec)
+check "the Ed25519 items fail without the Ed25519 key; the EC envelope still verifies" "$j" \
+	'[.items[] | .verified] == [false, true, false]'
 j=$(report "$L_NONE" ec)
 check "missing: an image with nothing beside it lists no items" "$j" '.items == [] and .discovered'
 
