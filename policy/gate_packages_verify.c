@@ -1,5 +1,5 @@
 /* policy/gate_packages_verify.c — the `packages` gate's verify trigger (Anchore's): every file the
- * package databases give a digest (dpkg md5sums, rpm file digests; conffiles skipped, as Anchore
+ * package databases give a digest (dpkg md5sums, rpm file digests, apk's Q1 sha1; conffiles skipped, as Anchore
  * skips config files) is compared with what the image shows at that path: absent → missing,
  * other content → changed. md5 is computed by reading the file through the layer's byte sources
  * (the index keeps only sha256); sha256 digests are compared with the index's. Paths are found
@@ -62,13 +62,15 @@ static bool pkg_in_list(const char *list, const char *item)
 
 /* ---- verify ---------------------------------------------------------------------------------- */
 
-/* md5 hex of an entry's content read through the byte sources (33 bytes out). */
-static int pkg_entry_md5(struct index_db *idx, int64_t entry, char out[33], struct strata_err **err)
+/* Digest (md5 or sha1) of an entry's content read through the byte sources, as lowercase hex
+ * (out: at least 41 bytes) or, with b64, as apk writes it: "Q1" + base64 (out: 64 bytes). */
+static int pkg_entry_digest(struct index_db *idx, int64_t entry, const EVP_MD *alg, bool b64, char *out,
+			    struct strata_err **err)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (!md)
 		abort();
-	EVP_DigestInit_ex(md, EVP_md5(), NULL);
+	EVP_DigestInit_ex(md, alg, NULL);
 	unsigned char buf[65536];
 	uint64_t off = 0;
 	for (;;) {
@@ -86,7 +88,13 @@ static int pkg_entry_md5(struct index_db *idx, int64_t entry, char out[33], stru
 	unsigned int dl = 0;
 	EVP_DigestFinal_ex(md, d, &dl);
 	EVP_MD_CTX_free(md);
-	strata_hex(d, dl, out);
+	if (b64) {
+		out[0] = 'Q';
+		out[1] = '1';
+		EVP_EncodeBlock((unsigned char *)out + 2, d, (int)dl);
+	} else {
+		strata_hex(d, dl, out);
+	}
 	return 0;
 }
 
@@ -265,10 +273,17 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 				continue;
 			size_t alg = (size_t)(colon - digest);
 			if (alg == 3 && strncasecmp(digest, "md5", 3) == 0) {
-				char md5[33];
-				if (pkg_entry_md5(idx, nd.data_entry, md5, err) < 0)
+				char md5[EVP_MAX_MD_SIZE * 2 + 1];
+				if (pkg_entry_digest(idx, nd.data_entry, EVP_md5(), false, md5, err) < 0)
 					return strata_err_wrap(err, "verify %s", path);
 				if (strcasecmp(md5, colon + 1) != 0)
+					status = "changed";
+			} else if (alg == 3 && strncmp(digest, "apk", 3) == 0 && strncmp(colon + 1, "Q1", 2) == 0) {
+				/* apk's Z: lines: "Q1" + base64 of the sha1 (case matters in base64). */
+				char q1[EVP_MAX_MD_SIZE * 2 + 4];
+				if (pkg_entry_digest(idx, nd.data_entry, EVP_sha1(), true, q1, err) < 0)
+					return strata_err_wrap(err, "verify %s", path);
+				if (strcmp(q1, colon + 1) != 0)
 					status = "changed";
 			} else if (alg == 6 && strncasecmp(digest, "sha256", 6) == 0) {
 				if (nd.sha256[0] && strcasecmp(nd.sha256, colon + 1) != 0)

@@ -199,4 +199,52 @@ fires "secret_scans: filename_regex excludes" 0 "$T/app.db" secret_scans content
 fires "secret_scans: notfound fires when nothing matches" 1 "$T/base.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
 fires "secret_scans: notfound quiet when found" 0 "$T/app.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
 
+# ---- an apk image: apk version order, apk maintainers, Q1 digests ---------------------------
+# lib/apk/db/installed written in apk's format; Z: is "Q1" + base64 of the file's sha1
+# (sha1sum | xxd -r -p | base64, the way apk computes it).
+q1() { printf 'Q1%s' "$(sha1sum "$1" | cut -d' ' -f1 | xxd -r -p | base64)"; }
+mkdir -p "$T/a1/bin" "$T/a1/usr/bin" "$T/a1/etc" "$T/a1/lib/apk/db" "$T/a2/usr/bin"
+printf 'busybox stand-in\n' >"$T/a1/bin/busybox"
+printf 'openssl stand-in\n' >"$T/a1/usr/bin/openssl"
+printf 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n' >"$T/a1/etc/os-release"
+cat >"$T/a1/lib/apk/db/installed" <<APK
+P:busybox
+V:1.36.1-r15
+A:x86_64
+L:GPL-2.0-only
+o:busybox
+m:Sören Tempel <soeren+alpine@soeren-tempel.net>
+F:bin
+R:busybox
+Z:$(q1 "$T/a1/bin/busybox")
+
+P:openssl
+V:3.1.4_rc1-r0
+A:x86_64
+L:Apache-2.0
+o:openssl
+m:Ariadne Conill <ariadne@dereferenced.org>
+F:usr/bin
+R:openssl
+Z:$(q1 "$T/a1/usr/bin/openssl")
+
+APK
+printf 'not openssl\n' >"$T/a2/usr/bin/openssl"
+tar --sort=name --owner=0 --group=0 --mtime=@1700000000 -cf "$T/a1.tar" -C "$T/a1" bin etc lib usr
+tar --sort=name --owner=0 --group=0 --mtime=@1700000000 -cf "$T/a2.tar" -C "$T/a2" usr
+bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag alp:1 -o "$T/alp.tar" "$T/a1.tar" "$T/a2.tar" >/dev/null
+"$STRATA" index -q --index "$T/alp.db" "$T/alp.tar" >/dev/null
+fires "apk: required_package minimum 1.36.1 (installed 1.36.1-r15) passes" 0 "$T/alp.db" packages required_package name=busybox version=1.36.1 version_match_type=minimum
+fires "apk: required_package minimum 3.1.4 fires for 3.1.4_rc1-r0 (_rc is a pre-release in apk order)" 1 "$T/alp.db" packages required_package name=openssl version=3.1.4 version_match_type=minimum
+fires "apk: required_package minimum 3.1.3 passes" 0 "$T/alp.db" packages required_package name=openssl version=3.1.3 version_match_type=minimum
+fires "apk: denylist minimum 3.1.4_alpha1 (below _rc1) fires" 1 "$T/alp.db" packages denylist name=openssl version=3.1.4_alpha1 version_match_type=minimum
+fires "apk: metadata maintainer from the m: line" 1 "$T/alp.db" packages metadata 'maintainer=dereferenced\.org'
+fires "apk: allowlist origins=alpine (the OS id) allows all" 0 "$T/alp.db" packages allowlist origins=alpine
+fires "apk: allowlist by maintainer leaves one" 1 "$T/alp.db" packages allowlist 'maintainer_regex=^Sören'
+audit "$T/alp.db" packages verify >"$T/out.txt"
+[ "$(cat "$T/out.txt")" = "VERIFY check against package db for package 'openssl' failed on entry '/usr/bin/openssl' with status: 'changed'" ]
+ok $? "apk: verify finds the replaced /usr/bin/openssl by its Q1 sha1 and only it"
+fires "apk: distro alpine > 3.18 fires" 1 "$T/alp.db" distro deny distro=alpine version=3.18 'check=>'
+fires "apk: distro alpine >= 3.20 does not" 0 "$T/alp.db" distro deny distro=alpine version=3.20 'check=>='
+
 tap_done
