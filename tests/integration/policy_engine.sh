@@ -219,6 +219,23 @@ assert int(root.get("failures")) == 1
 print("ok")
 EOF
 ok $? "junit: parsed by python's XML parser; one suite, two cases, one failure" || diag <"$T/junit.out"
+# A real JUnit consumer: Debian's python3-junitparser (for the system python).
+if /usr/bin/python3 -c 'import junitparser' 2>/dev/null; then
+	/usr/bin/python3 - "$T/out" >"$T/junit2.out" 2>&1 <<'EOF'
+import sys
+from junitparser import JUnitXml, Failure
+x = JUnitXml.fromfile(sys.argv[1])
+suites = list(x)
+cases = [c for s in suites for c in s]
+failed = [c for c in cases if any(isinstance(r, Failure) for r in c.result)]
+assert len(suites) == 1 and len(cases) == 2 and len(failed) == 1, (len(suites), len(cases), len(failed))
+assert failed[0].classname == "always.always" and suites[0].failures == 1
+print("ok")
+EOF
+	ok $? "junit: read by junitparser (a JUnit consumer): one failure of always.always" || diag <"$T/junit2.out"
+else
+	skip "junit read by junitparser" "python3-junitparser not installed"
+fi
 
 # --- the default policy ----------------------------------------------------------------------------------
 "$STRATA" audit --show-default-policy >"$T/default.json"
