@@ -259,6 +259,16 @@ check "cosign .att tag (EC envelope, SLSA v0.2) and sigstore bundle referrer (Ed
 j=$(report "$L_ATT" ec)
 check "the Ed25519 items fail without the Ed25519 key; the EC envelope still verifies" "$j" \
 	'[.items[] | .verified] == [false, true, false]'
+# A blob altered in place (its file name no longer its digest) is reported, never trusted, and the
+# image still indexes.
+L_CORRUPT=$(new_layout corrupt)
+add_cosign_sig "$L_CORRUPT" ec "$T/payload.json"
+add_referrer "$L_CORRUPT" "$T/env-slsa1.json"
+eh=$(sha256sum "$T/env-slsa1.json" | cut -d' ' -f1)
+sed 's/"payloadType"/"payloadtype"/' "$T/env-slsa1.json" >"$L_CORRUPT/blobs/sha256/$eh"
+j=$(report "$L_CORRUPT" ec ed)
+check "a referrer blob altered in place: failed with the digest mismatch named, the signature still verified" "$j" \
+	"(.items[] | select(.found_by == \"referrer\") | .verified == false and (.reason | test(\"digest mismatch\"))) and (.items[] | select(.found_by == \"tag\") | .verified)"
 j=$(report "$L_NONE" ec)
 check "missing: an image with nothing beside it lists no items" "$j" '.items == [] and .discovered'
 
