@@ -25,6 +25,8 @@ printf '#!/bin/sh\necho hi\n' >"$T/l1/usr/bin/helper"
 chmod 4755 "$T/l1/usr/bin/helper"
 chmod 0777 "$T/l1/srv/drop"
 printf '# app\ngithub_token: %s\n' "$gh" >"$T/l2/app/app.conf"
+printf 'token=%s\n' "$gh" >"$T/l1/etc/old.conf"
+touch "$T/l2/etc/.wh.old.conf" 2>/dev/null || { mkdir -p "$T/l2/etc" && touch "$T/l2/etc/.wh.old.conf"; }
 for i in 1 2; do tar --owner=0 --group=0 --mtime=@0 -C "$T/l$i" -cf "$T/L$i.tar" .; done
 "$MK" --form oci-dir --tag demo:1 -o "$T/img" "$T/L1.tar" "$T/L2.tar" 2>"$T/mk.err" ||
 	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
@@ -251,6 +253,9 @@ jq -r '.[0][][][0].detail.result.strata.skipped_rules[]' "$T/d.json" | sed 's/^/
 if jq -e '[.[0][][][0].detail.result.strata.findings[] | select(.gate == "secret_scans" and .path == "/app/app.conf" and .layer == 2)] | length >= 1' \
 	"$T/d.json" >/dev/null; then pass "secret_scans finding names the path and layer of the planted token"
 else skip "secret_scans finding with path and layer" "secret_scans gate not built or not reporting"; fi
+jq -e '[.[0][][][0].detail.result.strata.findings[] | select(.gate == "secret_scans" and .path == "/etc/old.conf" and .layer == 1 and .visible == false)] | length == 1' \
+	"$T/d.json" >/dev/null
+ok $? "the default policy also fails on a secret a later layer deletes (still in the image's layers), reported not visible"
 for g in retrieved_files/content_regex passwd_file files/suid_or_guid_set files/world_writable dockerfile/effective_user; do
 	if jq -e --arg g "${g%%/*}" '.[0][][][0].detail.result.strata.skipped_rules | map(select(contains("gate " + $g + ","))) | length == 0' "$T/d.json" >/dev/null; then
 		fired | grep -q "$g"; ok $? "the default policy's $g rule fires on the planted problem"
