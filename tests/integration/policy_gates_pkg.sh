@@ -199,6 +199,26 @@ fires "secret_scans: filename_regex excludes" 0 "$T/app.db" secret_scans content
 fires "secret_scans: notfound fires when nothing matches" 1 "$T/base.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
 fires "secret_scans: notfound quiet when found" 0 "$T/app.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
 
+# ---- validation: bad parameters are refused before anything runs (exit 2, one line naming it) --
+invalid() { # NAME EXPECTED_TEXT GATE TRIGGER PARAMS...
+	local name=$1 want=$2
+	shift 2
+	audit "$T/app.db" "$@" >/dev/null
+	if [ "$(cat "$T/rc")" = 2 ] && grep -q -- "$want" "$T/audit.err"; then pass "$name"; else
+		fail "$name (exit $(cat "$T/rc"))"
+		diag <"$T/audit.err"
+	fi
+}
+invalid "invalid: version_match_type must be exact or minimum" version_match_type packages required_package name=bash version=1 version_match_type=newest
+invalid "invalid: metadata needs a pattern" "at least one of" packages metadata
+invalid "invalid: metadata regex must compile" "maintainer" packages metadata 'maintainer=(unclosed'
+invalid "invalid: allowlist needs a criterion" "at least one of" packages allowlist
+invalid "invalid: ancestry needs a base" "base_digests or base_images" ancestry not_approved_base
+invalid "invalid: metadata attribute name" attribute metadata attribute attribute=colour check== value=red
+invalid "invalid: secret_scans scope" scope secret_scans content_regex_checks scope=everywhere
+invalid "invalid: distro check without a version" "needs a version" distro deny distro=debian 'check=<'
+invalid "invalid: licenses list required" licenses licenses denylist_exact_match
+
 # ---- an apk image: apk version order, apk maintainers, Q1 digests ---------------------------
 # lib/apk/db/installed written in apk's format; Z: is "Q1" + base64 of the file's sha1
 # (sha1sum | xxd -r -p | base64, the way apk computes it).
