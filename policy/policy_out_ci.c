@@ -75,12 +75,12 @@ char *policy_out_sarif(const struct policy_result *r, size_t *len)
 		}
 		json_array_append_new(results, res);
 	}
-	json_t *doc = json_pack(
-	    "{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s, s:o}}, s:o, s:{s:s, s:s, s:s, s:s}}]}", "$schema",
-	    "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool", "driver",
-	    "name", "strata", "version", STRATA_VERSION, "informationUri", "https://github.com/strata/strata",
-	    "rules", rules, "results", results, "properties", "verdict", r->verdict, "final_action",
-	    policy_action_name(r->final_action), "image_id", r->image_id, "repo_tag", r->repo_tag);
+	json_t *doc =
+	    json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o, s:{s:s, s:s, s:s, s:s}}]}", "$schema",
+		      "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool",
+		      "driver", "name", "strata", "version", STRATA_VERSION, "rules", rules, "results",
+		      results, "properties", "verdict", r->verdict, "final_action",
+		      policy_action_name(r->final_action), "image_id", r->image_id, "repo_tag", r->repo_tag);
 	if (!doc)
 		abort();
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
