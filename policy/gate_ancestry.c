@@ -14,7 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* ChainID of (previous chain, diff_id) into out ("sha256:" + 64 hex + NUL; longer diff_ids are cut at 127 bytes). */
+/* ChainID of (previous chain, diff_id) into out ("sha256:" + 64 hex + NUL; longer diff_ids are cut at 127
+ * bytes). */
 static void anc_chain_next(const char *prev, const char *diff_id, char out[128])
 {
 	if (!prev) {
@@ -37,7 +38,8 @@ static int anc_image_diff_ids(sqlite3 *c, char ***out, size_t *n, struct strata_
 	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(c, "SELECT coalesce(diff_id, '') FROM layer ORDER BY position", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(c, "SELECT coalesce(diff_id, '') FROM layer ORDER BY position", -1, &st,
+			       NULL) != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return strata_err_set(err, STRATA_EIO, "ancestry gate: %s", sqlite3_errmsg(c));
 	}
@@ -127,8 +129,9 @@ static int anc_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 		p = e;
 	}
 	if (!approved) {
-		cleanup_free char *msg = xasprintf("Image is not built on an approved base image: first layer %s, %zu layers",
-						   n ? v[0] : "(none)", n);
+		cleanup_free char *msg =
+		    xasprintf("Image is not built on an approved base image: first layer %s, %zu layers",
+			      n ? v[0] : "(none)", n);
 		const struct policy_match m = {.message = msg, .layer = n ? 1 : 0, .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -143,17 +146,18 @@ static const char *anc_validate(const struct policy_rule *r)
 }
 
 static const struct policy_param_def anc_params[] = {
-	{"base_digests", POLICY_PARAM_LIST, false, NULL, NULL},
-	{"base_images", POLICY_PARAM_LIST, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"base_digests", POLICY_PARAM_LIST, false, NULL, NULL},
+    {"base_images", POLICY_PARAM_LIST, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def anc_triggers[] = {
-	{"not_approved_base", NULL,
-	 "Triggers unless the image's first layers are exactly those of an approved base (ChainIDs in base_digests, or image files in base_images)",
-	 anc_params, anc_validate, anc_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"not_approved_base", NULL,
+     "Triggers unless the image's first layers are exactly those of an approved base (ChainIDs in "
+     "base_digests, or image files in base_images)",
+     anc_params, anc_validate, anc_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct policy_gate_def policy_gate_ancestry = {"ancestry", "Checks that the image is built on an approved base image",
-						     anc_triggers};
+const struct policy_gate_def policy_gate_ancestry = {
+    "ancestry", "Checks that the image is built on an approved base image", anc_triggers};

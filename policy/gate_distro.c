@@ -34,8 +34,9 @@ static int distro_deny_eval(struct policy_eval *ev, const struct policy_rule *r,
 	const char *version = policy_rule_param(r, "version");
 	const char *check = policy_rule_param(r, "check");
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c, "SELECT coalesce(id, ''), coalesce(version_id, ''), path, layer FROM os LIMIT 1", -1,
-			       &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c, "SELECT coalesce(id, ''), coalesce(version_id, ''), path, layer FROM os LIMIT 1", -1, &st,
+		NULL) != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return 0; /* no catalog in this index: no distro known */
 	}
@@ -47,12 +48,13 @@ static int distro_deny_eval(struct policy_eval *ev, const struct policy_rule *r,
 			hit = distro_check(check, policy_version_cmp_dpkg(ver, version));
 		if (hit) {
 			cleanup_free char *msg =
-				version && *version
-					? xasprintf("Distro denylist match: distro %s version %s (check: %s %s %s)", id, ver, ver,
-						    check && *check ? check : "=", version)
-					: xasprintf("Distro denylist match: distro %s version %s", id, ver);
+			    version && *version
+				? xasprintf("Distro denylist match: distro %s version %s (check: %s %s %s)",
+					    id, ver, ver, check && *check ? check : "=", version)
+				: xasprintf("Distro denylist match: distro %s version %s", id, ver);
 			const char *p = (const char *)sqlite3_column_text(st, 2);
-			const struct policy_match m = {.message = msg, .path = p, .layer = sqlite3_column_int(st, 3), .visible = 1};
+			const struct policy_match m = {
+			    .message = msg, .path = p, .layer = sqlite3_column_int(st, 3), .visible = 1};
 			policy_eval_fire(ev, r, &m);
 		}
 	}
@@ -70,17 +72,19 @@ static const char *distro_validate(const struct policy_rule *r)
 }
 
 static const struct policy_param_def distro_params[] = {
-	{"distro", POLICY_PARAM_STRING, true, NULL, NULL},
-	{"version", POLICY_PARAM_STRING, false, NULL, NULL},
-	{"check", POLICY_PARAM_ENUM, false, "=|!=|<|>|<=|>=", NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"distro", POLICY_PARAM_STRING, true, NULL, NULL},
+    {"version", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"check", POLICY_PARAM_ENUM, false, "=|!=|<|>|<=|>=", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def distro_triggers[] = {
-	{"deny", NULL, "Triggers if the image's distro (os-release ID) is the given one and its version compares to the given version as check says",
-	 distro_params, distro_validate, distro_deny_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"deny", NULL,
+     "Triggers if the image's distro (os-release ID) is the given one and its version compares to the given "
+     "version as check says",
+     distro_params, distro_validate, distro_deny_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct policy_gate_def policy_gate_distro = {"distro", "Checks the image's distribution and its version",
-						   distro_triggers};
+const struct policy_gate_def policy_gate_distro = {
+    "distro", "Checks the image's distribution and its version", distro_triggers};

@@ -31,7 +31,8 @@ static bool lic_in_list(const char *list, const char *item, size_t il, bool ci)
 		const char *te = e ? e : p + strlen(p);
 		while (te > p && te[-1] == ' ')
 			te--;
-		if ((size_t)(te - p) == il && il && (ci ? strncasecmp(p, item, il) : strncmp(p, item, il)) == 0)
+		if ((size_t)(te - p) == il && il &&
+		    (ci ? strncasecmp(p, item, il) : strncmp(p, item, il)) == 0)
 			return true;
 		p = e;
 	}
@@ -55,7 +56,8 @@ static bool lic_exact(const char *denied, const char *expr)
 		size_t l = (size_t)(p - s);
 		if (!l)
 			continue;
-		if ((l == 3 && !strncmp(s, "AND", 3)) || (l == 2 && !strncmp(s, "OR", 2)) || (l == 4 && !strncmp(s, "WITH", 4)))
+		if ((l == 3 && !strncmp(s, "AND", 3)) || (l == 2 && !strncmp(s, "OR", 2)) ||
+		    (l == 4 && !strncmp(s, "WITH", 4)))
 			continue;
 		if (lic_in_list(denied, s, l, true))
 			return true;
@@ -97,12 +99,13 @@ static int lic_eval(struct policy_eval *ev, const struct policy_rule *r, bool ex
 	if (!denied || !*denied)
 		return 0;
 	cleanup_licstmt sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT p.name, p.type, l.spdx, l.raw FROM license l JOIN package p ON p.id = l.package"
-			       " UNION SELECT name, type, license_declared, NULL FROM package"
-			       "  WHERE license_declared IS NOT NULL AND license_declared <> ''"
-			       " ORDER BY 1, 2, 3, 4",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c,
+		"SELECT p.name, p.type, l.spdx, l.raw FROM license l JOIN package p ON p.id = l.package"
+		" UNION SELECT name, type, license_declared, NULL FROM package"
+		"  WHERE license_declared IS NOT NULL AND license_declared <> ''"
+		" ORDER BY 1, 2, 3, 4",
+		-1, &st, NULL) != SQLITE_OK) {
 		if (strstr(sqlite3_errmsg(c), "no such table"))
 			return 0; /* an index built without the catalog */
 		return strata_err_set(err, STRATA_EIO, "licenses gate: %s", sqlite3_errmsg(c));
@@ -141,8 +144,9 @@ static int lic_eval(struct policy_eval *ev, const struct policy_rule *r, bool ex
 		return strata_err_set(err, STRATA_EIO, "licenses gate: %s", sqlite3_errmsg(c));
 	}
 	if (n) {
-		cleanup_free char *msg = xasprintf("%s Packages are installed that have blacklisted licenses: %s",
-						   exact ? "LICFULLMATCH" : "LICSUBMATCH", list);
+		cleanup_free char *msg =
+		    xasprintf("%s Packages are installed that have blacklisted licenses: %s",
+			      exact ? "LICFULLMATCH" : "LICSUBMATCH", list);
 		const struct policy_match m = {.message = msg, .visible = 1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -161,20 +165,22 @@ static int lic_partial_eval(struct policy_eval *ev, const struct policy_rule *r,
 }
 
 static const struct policy_param_def lic_params[] = {
-	{"licenses", POLICY_PARAM_LIST, true, NULL, NULL},
-	{"package_type", POLICY_PARAM_LIST, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"licenses", POLICY_PARAM_LIST, true, NULL, NULL},
+    {"package_type", POLICY_PARAM_LIST, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def lic_triggers[] = {
-	{"denylist_exact_match", "blacklist_exact_match",
-	 "Triggers if the image has a package installed under one of the given licenses: the whole SPDX expression or one of its terms, or the declared text",
-	 lic_params, NULL, lic_exact_eval},
-	{"denylist_partial_match", "blacklist_partial_match",
-	 "Triggers if the image has a package installed whose license expression or declared text contains one of the given strings",
-	 lic_params, NULL, lic_partial_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"denylist_exact_match", "blacklist_exact_match",
+     "Triggers if the image has a package installed under one of the given licenses: the whole SPDX "
+     "expression or one of its terms, or the declared text",
+     lic_params, NULL, lic_exact_eval},
+    {"denylist_partial_match", "blacklist_partial_match",
+     "Triggers if the image has a package installed whose license expression or declared text contains one "
+     "of the given strings",
+     lic_params, NULL, lic_partial_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct policy_gate_def policy_gate_licenses = {
-	"licenses", "License checks against found software licenses in the container image", lic_triggers};
+    "licenses", "License checks against found software licenses in the container image", lic_triggers};

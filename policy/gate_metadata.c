@@ -32,8 +32,11 @@ static char *meta_query(sqlite3 *c, const char *sql)
 static char *meta_like_distro(sqlite3 *c)
 {
 	cleanup_metastmt sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c, "SELECT c.data FROM os o JOIN captured c ON c.layer = o.layer AND c.path = ltrim(o.path, '/')",
-			       -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+	if (sqlite3_prepare_v2(c,
+			       "SELECT c.data FROM os o JOIN captured c ON c.layer = o.layer AND c.path = "
+			       "ltrim(o.path, '/')",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
 		return NULL;
 	const char *d = sqlite3_column_blob(st, 0);
 	size_t n = (size_t)sqlite3_column_bytes(st, 0);
@@ -62,9 +65,11 @@ static char *meta_attribute(sqlite3 *c, const char *attr)
 	if (!strcmp(attr, "layer_count"))
 		return meta_query(c, "SELECT count(*) FROM layer");
 	if (!strcmp(attr, "architecture"))
-		return meta_query(c, "SELECT json_extract(config, '$.architecture') FROM image WHERE json_valid(config)");
+		return meta_query(
+		    c, "SELECT json_extract(config, '$.architecture') FROM image WHERE json_valid(config)");
 	if (!strcmp(attr, "os_type") || !strcmp(attr, "os"))
-		return meta_query(c, "SELECT json_extract(config, '$.os') FROM image WHERE json_valid(config)");
+		return meta_query(c,
+				  "SELECT json_extract(config, '$.os') FROM image WHERE json_valid(config)");
 	if (!strcmp(attr, "distro"))
 		return meta_query(c, "SELECT id FROM os LIMIT 1");
 	if (!strcmp(attr, "distro_version"))
@@ -114,7 +119,8 @@ static int meta_check(sqlite3 *c, const char *attr, const char *check, const cha
 		sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, have, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_ROW)
-			return strata_err_set(err, STRATA_EUSAGE, "metadata gate: regex '%s': %s", want, sqlite3_errmsg(c));
+			return strata_err_set(err, STRATA_EUSAGE, "metadata gate: regex '%s': %s", want,
+					      sqlite3_errmsg(c));
 		bool m = sqlite3_column_int(st, 0) != 0;
 		return !strcmp(check, "like") ? m : !m;
 	}
@@ -159,9 +165,9 @@ static int meta_attribute_eval(struct policy_eval *ev, const struct policy_rule 
 	if (m < 0)
 		return -1;
 	if (m) {
-		cleanup_free char *msg =
-			xasprintf("Attribute check for attribute: '%s' check: '%s' check_value: '%s' matched image value: '%s'",
-				  attr, check, value ? value : "", have ? have : "None");
+		cleanup_free char *msg = xasprintf("Attribute check for attribute: '%s' check: '%s' "
+						   "check_value: '%s' matched image value: '%s'",
+						   attr, check, value ? value : "", have ? have : "None");
 		const struct policy_match pm = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &pm);
 	}
@@ -178,18 +184,18 @@ static const char *meta_validate(const struct policy_rule *r)
 }
 
 static const struct policy_param_def meta_params[] = {
-	{"attribute", POLICY_PARAM_ENUM, true,
-	 "size|architecture|os_type|os|distro|distro_version|like_distro|layer_count", NULL},
-	{"check", POLICY_PARAM_ENUM, true, "=|!=|>|<|>=|<=|exists|not_exists|like|not_like|in|not_in", NULL},
-	{"value", POLICY_PARAM_STRING, false, NULL, "check_value"},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"attribute", POLICY_PARAM_ENUM, true,
+     "size|architecture|os_type|os|distro|distro_version|like_distro|layer_count", NULL},
+    {"check", POLICY_PARAM_ENUM, true, "=|!=|>|<|>=|<=|exists|not_exists|like|not_like|in|not_in", NULL},
+    {"value", POLICY_PARAM_STRING, false, NULL, "check_value"},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def meta_triggers[] = {
-	{"attribute", NULL, "Triggers if a named image metadata value matches the given condition", meta_params, meta_validate,
-	 meta_attribute_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"attribute", NULL, "Triggers if a named image metadata value matches the given condition", meta_params,
+     meta_validate, meta_attribute_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct policy_gate_def policy_gate_metadata = {"metadata", "Checks against image metadata, such as size, OS, distro, architecture, etc",
-						     meta_triggers};
+const struct policy_gate_def policy_gate_metadata = {
+    "metadata", "Checks against image metadata, such as size, OS, distro, architecture, etc", meta_triggers};

@@ -199,7 +199,9 @@ static int pkg_required_eval(struct policy_eval *ev, const struct policy_rule *r
 	bool found = false;
 	if (pkg_have_catalog(c)) {
 		cleanup_pkgstmt sqlite3_stmt *st = NULL;
-		if (pkg_prepare(c, "SELECT type, name, coalesce(version, '') FROM package WHERE name = ?1 ORDER BY id LIMIT 1",
+		if (pkg_prepare(c,
+				"SELECT type, name, coalesce(version, '') FROM package WHERE name = ?1 ORDER "
+				"BY id LIMIT 1",
 				&st, err) < 0)
 			return -1;
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -208,11 +210,15 @@ static int pkg_required_eval(struct policy_eval *ev, const struct policy_rule *r
 			const char *type = pkg_col(st, 0), *have = pkg_col(st, 2);
 			cleanup_free char *msg = NULL;
 			if (version && !minimum && strcmp(have, version) != 0)
-				/* Anchore's text, including its naming the package where the version belongs. */
-				msg = xasprintf("Required input package (%s) is present (%s), but not at the version specified in policy (%s)",
+				/* Anchore's text, including its naming the package where the version belongs.
+				 */
+				msg = xasprintf("Required input package (%s) is present (%s), but not at the "
+						"version specified in policy (%s)",
 						name, have, name);
-			else if (version && minimum && strcmp(have, version) != 0 && policy_version_cmp(type, have, version) < 0)
-				msg = xasprintf("Required min-version input package (%s) is present (%s), but is lower version than what is specified in policy (%s)",
+			else if (version && minimum && strcmp(have, version) != 0 &&
+				 policy_version_cmp(type, have, version) < 0)
+				msg = xasprintf("Required min-version input package (%s) is present (%s), "
+						"but is lower version than what is specified in policy (%s)",
 						name, have, version);
 			if (msg) {
 				const struct policy_match m = {.message = msg, .visible = -1};
@@ -222,8 +228,10 @@ static int pkg_required_eval(struct policy_eval *ev, const struct policy_rule *r
 	}
 	if (!found) {
 		cleanup_free char *msg =
-			version ? xasprintf("Required input package (%s,%s) is not present in container image", name, version)
-				: xasprintf("Required input package (%s) is not present in container image", name);
+		    version
+			? xasprintf("Required input package (%s,%s) is not present in container image", name,
+				    version)
+			: xasprintf("Required input package (%s) is not present in container image", name);
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -245,7 +253,9 @@ static int pkg_denylist_eval(struct policy_eval *ev, const struct policy_rule *r
 		return 0;
 	cleanup_pkgstmt sqlite3_stmt *st = NULL;
 	/* name may be a glob ("python2*"), as in shell patterns: * ? [...] */
-	if (pkg_prepare(c, "SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name GLOB ?1 ORDER BY id",
+	if (pkg_prepare(c,
+			"SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name GLOB "
+			"?1 ORDER BY id",
 			&st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -254,12 +264,13 @@ static int pkg_denylist_eval(struct policy_eval *ev, const struct policy_rule *r
 		cleanup_free char *msg = NULL;
 		if (!version)
 			msg = xasprintf("Package is blacklisted: %s", pname);
-		else if (strcmp(have, version) == 0 || (minimum && policy_version_cmp(type, have, version) >= 0))
+		else if (strcmp(have, version) == 0 ||
+			 (minimum && policy_version_cmp(type, have, version) >= 0))
 			msg = xasprintf("Package is blacklisted: %s-%s", pname, have);
 		if (!msg)
 			continue;
-		const struct policy_match m = {.message = msg, .path = pkg_col(st, 4), .layer = sqlite3_column_int(st, 3),
-					       .visible = 1};
+		const struct policy_match m = {
+		    .message = msg, .path = pkg_col(st, 4), .layer = sqlite3_column_int(st, 3), .visible = 1};
 		policy_eval_fire(ev, r, &m);
 	}
 	return 0;
@@ -306,9 +317,9 @@ static int pkg_metadata_eval(struct policy_eval *ev, const struct policy_rule *r
 		}
 		if (!m)
 			continue;
-		cleanup_free char *msg =
-			xasprintf("Package %s (%s) version %s matched metadata criteria: origin '%s', maintainer '%s'", v[i].name,
-				  v[i].type, v[i].version, v[i].origin, v[i].maintainer);
+		cleanup_free char *msg = xasprintf(
+		    "Package %s (%s) version %s matched metadata criteria: origin '%s', maintainer '%s'",
+		    v[i].name, v[i].type, v[i].version, v[i].origin, v[i].maintainer);
 		const struct policy_match pm = {.message = msg, .visible = 1};
 		policy_eval_fire(ev, r, &pm);
 	}
@@ -355,8 +366,8 @@ static int pkg_allowlist_eval(struct policy_eval *ev, const struct policy_rule *
 		if (allowed || ret < 0)
 			continue;
 		cleanup_free char *msg =
-			xasprintf("Package %s-%s (%s) is not in the allowlist: origin '%s', maintainer '%s'", v[i].name,
-				  v[i].version, v[i].type, v[i].origin, v[i].maintainer);
+		    xasprintf("Package %s-%s (%s) is not in the allowlist: origin '%s', maintainer '%s'",
+			      v[i].name, v[i].version, v[i].type, v[i].origin, v[i].maintainer);
 		const struct policy_match pm = {.message = msg, .visible = 1};
 		policy_eval_fire(ev, r, &pm);
 	}
@@ -378,56 +389,57 @@ static const char *pkg_allowlist_validate(const struct policy_rule *r)
 /* ---- table ----------------------------------------------------------------------------------- */
 
 static const struct policy_param_def pkg_required_params[] = {
-	{"name", POLICY_PARAM_STRING, true, NULL, NULL},
-	{"version", POLICY_PARAM_STRING, false, NULL, NULL},
-	{"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"name", POLICY_PARAM_STRING, true, NULL, NULL},
+    {"version", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def pkg_denylist_params[] = {
-	{"name", POLICY_PARAM_STRING, true, NULL, NULL},
-	{"version", POLICY_PARAM_STRING, false, NULL, NULL},
-	{"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"name", POLICY_PARAM_STRING, true, NULL, NULL},
+    {"version", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"version_match_type", POLICY_PARAM_ENUM, false, "exact|minimum", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def pkg_verify_params[] = {
-	{"only_packages", POLICY_PARAM_LIST, false, NULL, NULL},
-	{"only_directories", POLICY_PARAM_LIST, false, NULL, NULL},
-	{"check", POLICY_PARAM_ENUM, false, "changed|missing", NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"only_packages", POLICY_PARAM_LIST, false, NULL, NULL},
+    {"only_directories", POLICY_PARAM_LIST, false, NULL, NULL},
+    {"check", POLICY_PARAM_ENUM, false, "changed|missing", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def pkg_metadata_params[] = {
-	{"name", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"version", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"type", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"origin", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"maintainer", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"name", POLICY_PARAM_REGEX, false, NULL, NULL},	   {"version", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"type", POLICY_PARAM_REGEX, false, NULL, NULL},	   {"origin", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"maintainer", POLICY_PARAM_REGEX, false, NULL, NULL}, {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 static const struct policy_param_def pkg_allowlist_params[] = {
-	{"origins", POLICY_PARAM_LIST, false, NULL, NULL},
-	{"maintainer_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"name_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"package_types", POLICY_PARAM_LIST, false, NULL, NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"origins", POLICY_PARAM_LIST, false, NULL, NULL},
+    {"maintainer_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"name_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"package_types", POLICY_PARAM_LIST, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def pkg_triggers[] = {
-	{"required_package", NULL,
-	 "Triggers if the specified package and optionally a specific version (exact, or at least it in the distribution's version order) is not found in the image",
-	 pkg_required_params, pkg_name_required, pkg_required_eval},
-	{"denylist", "blacklist",
-	 "Triggers if the image has a package installed with the given name (a glob: python2*), optionally at the given version (exact, or that version or later)",
-	 pkg_denylist_params, pkg_name_required, pkg_denylist_eval},
-	{"verify", NULL,
-	 "Checks installed files against the package database's digests (dpkg md5sums, rpm digests): fires for changed or missing files, optionally only for some packages or directories",
-	 pkg_verify_params, NULL, policy_packages_verify_eval},
-	{"metadata", NULL,
-	 "Triggers for each package whose name, version, type, origin and maintainer match all the given regular expressions",
-	 pkg_metadata_params, pkg_metadata_validate, pkg_metadata_eval},
-	{"allowlist", NULL,
-	 "Triggers for each package not from an allowed origin, maintainer (regex) or name (regex)",
-	 pkg_allowlist_params, pkg_allowlist_validate, pkg_allowlist_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"required_package", NULL,
+     "Triggers if the specified package and optionally a specific version (exact, or at least it in the "
+     "distribution's version order) is not found in the image",
+     pkg_required_params, pkg_name_required, pkg_required_eval},
+    {"denylist", "blacklist",
+     "Triggers if the image has a package installed with the given name (a glob: python2*), optionally at "
+     "the given version (exact, or that version or later)",
+     pkg_denylist_params, pkg_name_required, pkg_denylist_eval},
+    {"verify", NULL,
+     "Checks installed files against the package database's digests (dpkg md5sums, rpm digests): fires for "
+     "changed or missing files, optionally only for some packages or directories",
+     pkg_verify_params, NULL, policy_packages_verify_eval},
+    {"metadata", NULL,
+     "Triggers for each package whose name, version, type, origin and maintainer match all the given regular "
+     "expressions",
+     pkg_metadata_params, pkg_metadata_validate, pkg_metadata_eval},
+    {"allowlist", NULL,
+     "Triggers for each package not from an allowed origin, maintainer (regex) or name (regex)",
+     pkg_allowlist_params, pkg_allowlist_validate, pkg_allowlist_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct policy_gate_def policy_gate_packages = {"packages", "Distro package checks", pkg_triggers};

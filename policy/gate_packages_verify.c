@@ -1,9 +1,9 @@
 /* policy/gate_packages_verify.c — the `packages` gate's verify trigger (Anchore's): every file the
- * package databases give a digest (dpkg md5sums, rpm file digests, apk's Q1 sha1; conffiles skipped, as Anchore
- * skips config files) is compared with what the image shows at that path: absent → missing,
- * other content → changed. md5 is computed by reading the file through the layer's byte sources
- * (the index keeps only sha256); sha256 digests are compared with the index's. Paths are found
- * through symlinked parent directories (merged /usr), as dpkg --verify finds them. */
+ * package databases give a digest (dpkg md5sums, rpm file digests, apk's Q1 sha1; conffiles skipped, as
+ * Anchore skips config files) is compared with what the image shows at that path: absent → missing, other
+ * content → changed. md5 is computed by reading the file through the layer's byte sources (the index keeps
+ * only sha256); sha256 digests are compared with the index's. Paths are found through symlinked parent
+ * directories (merged /usr), as dpkg --verify finds them. */
 #include "policy_int.h"
 
 #include <openssl/evp.h>
@@ -158,13 +158,16 @@ static void pkg_path_push(char *out, size_t cap, const char *s)
 /* Finds path (absolute) in view following symlinks in its parent directories (merged /usr:
  * /bin -> usr/bin), as dpkg --verify sees the file through the filesystem; at most 16 links.
  * The last component is not followed. 0 (nd->found says) or -1 with *err. */
-static int pkg_node_resolve(sqlite3 *c, int view, const char *path, struct pkg_node *nd, struct strata_err **err)
+static int pkg_node_resolve(sqlite3 *c, int view, const char *path, struct pkg_node *nd,
+			    struct strata_err **err)
 {
 	cleanup_pkgstmt sqlite3_stmt *q = NULL;
-	if (pkg_prepare(c,
-			"SELECT n.type, n.data_entry, coalesce(e.sha256, ''), coalesce(e.layer, 0), coalesce(e.link_target, '')"
-			" FROM node n LEFT JOIN entry e ON e.id = n.data_entry WHERE n.view = ?1 AND n.path = ?2",
-			&q, err) < 0)
+	if (pkg_prepare(
+		c,
+		"SELECT n.type, n.data_entry, coalesce(e.sha256, ''), coalesce(e.layer, 0), "
+		"coalesce(e.link_target, '')"
+		" FROM node n LEFT JOIN entry e ON e.id = n.data_entry WHERE n.view = ?1 AND n.path = ?2",
+		&q, err) < 0)
 		return -1;
 	char cur[4096] = "";
 	pkg_path_push(cur, sizeof cur, path);
@@ -237,14 +240,15 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 	/* Files with a digest (conffiles are the admin's to change, as Anchore skips config files),
 	 * with what the image shows at that path. */
 	cleanup_pkgstmt sqlite3_stmt *st = NULL;
-	if (pkg_prepare(c,
-			"SELECT p.name, f.path, f.digest, n.type, n.data_entry, e.sha256, e.layer FROM package_file f"
-			" JOIN package p ON p.id = f.package"
-			" LEFT JOIN node n ON n.view = ?1 AND n.path = ltrim(f.path, '/')"
-			" LEFT JOIN entry e ON e.id = n.data_entry"
-			" WHERE f.digest IS NOT NULL AND f.digest <> '' AND coalesce(f.kind, '') <> 'conffile'"
-			" ORDER BY p.name, f.path",
-			&st, err) < 0)
+	if (pkg_prepare(
+		c,
+		"SELECT p.name, f.path, f.digest, n.type, n.data_entry, e.sha256, e.layer FROM package_file f"
+		" JOIN package p ON p.id = f.package"
+		" LEFT JOIN node n ON n.view = ?1 AND n.path = ltrim(f.path, '/')"
+		" LEFT JOIN entry e ON e.id = n.data_entry"
+		" WHERE f.digest IS NOT NULL AND f.digest <> '' AND coalesce(f.kind, '') <> 'conffile'"
+		" ORDER BY p.name, f.path",
+		&st, err) < 0)
 		return -1;
 	sqlite3_bind_int(st, 1, view);
 	int rc;
@@ -278,7 +282,8 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 					return strata_err_wrap(err, "verify %s", path);
 				if (strcasecmp(md5, colon + 1) != 0)
 					status = "changed";
-			} else if (alg == 3 && strncmp(digest, "apk", 3) == 0 && strncmp(colon + 1, "Q1", 2) == 0) {
+			} else if (alg == 3 && strncmp(digest, "apk", 3) == 0 &&
+				   strncmp(colon + 1, "Q1", 2) == 0) {
 				/* apk's Z: lines: "Q1" + base64 of the sha1 (case matters in base64). */
 				char q1[EVP_MAX_MD_SIZE * 2 + 4];
 				if (pkg_entry_digest(idx, nd.data_entry, EVP_sha1(), true, q1, err) < 0)
@@ -294,9 +299,11 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 		if (!status || (check && *check && strcasecmp(check, status) != 0))
 			continue;
 		cleanup_free char *msg = xasprintf(
-			"VERIFY check against package db for package '%s' failed on entry '%s' with status: '%s'", name, path,
-			status);
-		const struct policy_match m = {.message = msg, .path = path, .layer = layer,
+		    "VERIFY check against package db for package '%s' failed on entry '%s' with status: '%s'",
+		    name, path, status);
+		const struct policy_match m = {.message = msg,
+					       .path = path,
+					       .layer = layer,
 					       .visible = strcmp(status, "missing") == 0 ? 0 : 1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -304,4 +311,3 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
 	return 0;
 }
-

@@ -48,12 +48,14 @@ static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 		where = "(s.status LIKE 'deleted%' OR s.status = 'shadowed')";
 	else if (scope && strcasecmp(scope, "any") == 0)
 		where = "1";
-	cleanup_free char *sql = xasprintf(
-		"SELECT s.rule, CASE WHEN s.entry IS NULL THEN coalesce(s.path, '') ELSE '/' || ltrim(s.path, '/') END,"
-		" s.layer, s.line, s.preview, s.status FROM secret s"
-		" WHERE %s AND (?1 IS NULL OR regexp(?1, CASE WHEN s.entry IS NULL THEN coalesce(s.path, '') ELSE '/' || ltrim(s.path, '/') END))"
-		" ORDER BY s.layer, s.path, s.line, s.rule, s.id",
-		where);
+	cleanup_free char *sql =
+	    xasprintf("SELECT s.rule, CASE WHEN s.entry IS NULL THEN coalesce(s.path, '') ELSE '/' || "
+		      "ltrim(s.path, '/') END,"
+		      " s.layer, s.line, s.preview, s.status FROM secret s"
+		      " WHERE %s AND (?1 IS NULL OR regexp(?1, CASE WHEN s.entry IS NULL THEN "
+		      "coalesce(s.path, '') ELSE '/' || ltrim(s.path, '/') END))"
+		      " ORDER BY s.layer, s.path, s.line, s.rule, s.id",
+		      where);
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
 		bool missing = strstr(sqlite3_errmsg(c), "no such table") != NULL;
@@ -74,19 +76,22 @@ static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 		found = true;
 		if (notfound)
 			break;
-		cleanup_free char *msg = xasprintf("Secret content search analyzer found regexp match in container: file=%s regexp=%s",
-						   path ? path : "", rule);
-		json_t *d = json_pack("{s:s, s:i, s:i, s:s?, s:s?}", "rule", rule, "layer", sqlite3_column_int(st, 2), "line",
-				      sqlite3_column_int(st, 3), "preview", (const char *)sqlite3_column_text(st, 4),
-				      "status", (const char *)sqlite3_column_text(st, 5));
+		cleanup_free char *msg = xasprintf(
+		    "Secret content search analyzer found regexp match in container: file=%s regexp=%s",
+		    path ? path : "", rule);
+		json_t *d = json_pack("{s:s, s:i, s:i, s:s?, s:s?}", "rule", rule, "layer",
+				      sqlite3_column_int(st, 2), "line", sqlite3_column_int(st, 3), "preview",
+				      (const char *)sqlite3_column_text(st, 4), "status",
+				      (const char *)sqlite3_column_text(st, 5));
 		cleanup_free char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
 		json_decref(d);
 		const char *status = (const char *)sqlite3_column_text(st, 5);
-		const struct policy_match m = {.message = msg,
-					       .path = path && *path == '/' ? path : NULL,
-					       .layer = sqlite3_column_int(st, 2),
-					       .visible = status && (!strcmp(status, "visible") || !strcmp(status, "image config")),
-					       .detail_json = detail};
+		const struct policy_match m = {
+		    .message = msg,
+		    .path = path && *path == '/' ? path : NULL,
+		    .layer = sqlite3_column_int(st, 2),
+		    .visible = status && (!strcmp(status, "visible") || !strcmp(status, "image config")),
+		    .detail_json = detail};
 		policy_eval_fire(ev, r, &m);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -96,9 +101,9 @@ static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 	}
 	sqlite3_finalize(st);
 	if (notfound && !found) {
-		cleanup_free char *msg = xasprintf(
-			"Secret content search analyzer did not find regexp match in container: filename_regex=%s content_regex_name=%s",
-			fre ? fre : "*", names ? names : "all");
+		cleanup_free char *msg = xasprintf("Secret content search analyzer did not find regexp match "
+						   "in container: filename_regex=%s content_regex_name=%s",
+						   fre ? fre : "*", names ? names : "all");
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
@@ -106,19 +111,20 @@ static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 }
 
 static const struct policy_param_def sec_params[] = {
-	{"content_regex_name", POLICY_PARAM_STRING, false, NULL, NULL},
-	{"filename_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
-	{"match_type", POLICY_PARAM_ENUM, false, "found|notfound", NULL},
-	{"scope", POLICY_PARAM_ENUM, false, "visible|deleted|any", NULL},
-	{NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+    {"content_regex_name", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"filename_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"match_type", POLICY_PARAM_ENUM, false, "found|notfound", NULL},
+    {"scope", POLICY_PARAM_ENUM, false, "visible|deleted|any", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
 static const struct policy_trigger_def sec_triggers[] = {
-	{"content_regex_checks", NULL,
-	 "Triggers if the secret scanner found matches of the named rules (all rules when none named) in files matching filename_regex (match_type found), or found none (notfound); scope: visible, deleted or any",
-	 sec_params, NULL, sec_eval},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+    {"content_regex_checks", NULL,
+     "Triggers if the secret scanner found matches of the named rules (all rules when none named) in files "
+     "matching filename_regex (match_type found), or found none (notfound); scope: visible, deleted or any",
+     sec_params, NULL, sec_eval},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct policy_gate_def policy_gate_secret_scans = {"secret_scans", "Checks for secrets found in the image by the secret scanner's rules",
-							 sec_triggers};
+const struct policy_gate_def policy_gate_secret_scans = {
+    "secret_scans", "Checks for secrets found in the image by the secret scanner's rules", sec_triggers};

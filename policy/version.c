@@ -11,8 +11,14 @@
 #include <stdint.h>
 #include <string.h>
 
-static bool ver_isdigit(char c) { return c >= '0' && c <= '9'; }
-static bool ver_isalpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool ver_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+static bool ver_isalpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 /* ---- dpkg ----------------------------------------------------------------------------------- */
 
@@ -217,8 +223,16 @@ int policy_version_cmp_rpm(const char *a, const char *b)
 
 /* Token kinds in apk-tools' order: a version that ends earlier than the other sorts after it
  * only when the other goes on with a pre-release suffix. */
-enum apk_tok { APK_INVALID = -1, APK_DIGIT_OR_ZERO, APK_DIGIT, APK_LETTER, APK_SUFFIX, APK_SUFFIX_NO,
-	       APK_REVISION_NO, APK_END };
+enum apk_tok {
+	APK_INVALID = -1,
+	APK_DIGIT_OR_ZERO,
+	APK_DIGIT,
+	APK_LETTER,
+	APK_SUFFIX,
+	APK_SUFFIX_NO,
+	APK_REVISION_NO,
+	APK_END
+};
 
 static const char *const apk_pre[] = {"alpha", "beta", "pre", "rc"};
 static const char *const apk_post[] = {"cvs", "svn", "git", "hg", "p"};
@@ -246,8 +260,8 @@ static enum apk_tok apk_next(enum apk_tok t, const char **s)
 	}
 	*s = p + 1;
 	/* Parts only go forward (digits, letter, suffixes, revision), with three exceptions. */
-	if (n < t && !((n == APK_DIGIT_OR_ZERO && t == APK_DIGIT) || (n == APK_SUFFIX && t == APK_SUFFIX_NO) ||
-		       (n == APK_DIGIT && t == APK_LETTER)))
+	if (n < t && !((n == APK_DIGIT_OR_ZERO && t == APK_DIGIT) ||
+		       (n == APK_SUFFIX && t == APK_SUFFIX_NO) || (n == APK_DIGIT && t == APK_LETTER)))
 		n = APK_INVALID;
 	return n;
 }
