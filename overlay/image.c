@@ -492,6 +492,25 @@ void overlay_image_store_clear(struct overlay_image_store *s)
 	image_store_clear(s);
 }
 
+int overlay_image_store_load_outer(struct overlay_image_store *s, struct overlay_source *outer,
+				   struct strata_err **err)
+{
+	struct image_scan sc = {.store = s};
+	struct image_raw_io r = {.src = outer, .size = overlay_source_size(outer)};
+	struct overlay_tar_io io = {.read = image_raw_read, .skip = image_raw_skip, .ctx = &r};
+	struct overlay_tar_callbacks cb = {.entry = image_scan_entry};
+	if (overlay_tar_walk_io(&io, &cb, &sc, err) < 0) {
+		image_store_clear(s);
+		return -1;
+	}
+	s->outer = overlay_source_ref(outer);
+	if (!overlay_image_store_has(s, "oci-layout") || !overlay_image_store_has(s, "index.json")) {
+		image_store_clear(s);
+		return 1;
+	}
+	return 0;
+}
+
 int overlay_image_store_load(struct overlay_image_store *s, const char *path, struct strata_err **err)
 {
 	struct stat st;

@@ -215,7 +215,15 @@ int overlay_image_attachments(const char *path, const struct overlay_image *img,
 	if ((fmt != OVERLAY_FMT_OCI_DIR && fmt != OVERLAY_FMT_OCI_TAR) || !overlay_digest_valid(digest))
 		return 0;
 	__attribute__((cleanup(attach_store_clearp))) struct overlay_image_store s = {0};
-	int rc = overlay_image_store_load(&s, path, err);
+	/* An OCI tar's layers are windows of the archive's uncompressed bytes: walking the headers
+	 * through them costs a few spans, where reopening a compressed archive would inflate it all. */
+	const struct overlay_layer_info *l0 = overlay_image_layer(img, 0);
+	struct overlay_source *outer =
+	    fmt == OVERLAY_FMT_OCI_TAR && l0 && overlay_source_kind(l0->blob) == OVERLAY_SRC_RANGE
+		? overlay_source_base(l0->blob)
+		: NULL;
+	int rc =
+	    outer ? overlay_image_store_load_outer(&s, outer, err) : overlay_image_store_load(&s, path, err);
 	if (rc != 0)
 		return rc < 0 ? strata_err_wrap(err, "attachments") : 0;
 	cleanup_free char *ib = NULL;

@@ -290,4 +290,8 @@ int merge_tree_visit(const struct merge_tree *t, int (*cb)(void *ctx, const stru
  * -1 with *err. Clear s with overlay_image_store_clear either way. */
 int overlay_image_store_load(struct overlay_image_store *s, const char *path, struct strata_err **err);
 void overlay_image_store_clear(struct overlay_image_store *s);
+/* image.c: the same from an archive's uncompressed bytes already at hand (outer: the source the
+ * layers of an OCI tar are ranges of), reading only the tar headers through its access points. */
+int overlay_image_store_load_outer(struct overlay_image_store *s, struct overlay_source *outer,
+				   struct strata_err **err);
 #endif
