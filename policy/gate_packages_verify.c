@@ -1,9 +1,9 @@
 /* policy/gate_packages_verify.c — the `packages` gate's verify trigger (Anchore's): every file the
- * package databases give a digest (dpkg md5sums, rpm file digests, apk's Q1 sha1; conffiles skipped, as
- * Anchore skips config files) is compared with what the image shows at that path: absent → missing, other
- * content → changed. md5 is computed by reading the file through the layer's byte sources (the index keeps
- * only sha256); sha256 digests are compared with the index's. Paths are found through symlinked parent
- * directories (merged /usr), as dpkg --verify finds them. */
+ * package databases give a digest (dpkg md5sums, rpm file digests (md5, sha1, sha256, sha384, sha512), apk's
+ * Q1 sha1; conffiles skipped, as Anchore skips config files) is compared with what the image shows at that
+ * path: absent → missing, other content → changed. md5 is computed by reading the file through the layer's
+ * byte sources (the index keeps only sha256); sha256 digests are compared with the index's. Paths are found
+ * through symlinked parent directories (merged /usr), as dpkg --verify finds them. */
 #include "policy_int.h"
 
 #include <openssl/evp.h>
@@ -96,6 +96,22 @@ static int pkg_entry_digest(struct index_db *idx, int64_t entry, const EVP_MD *a
 		strata_hex(d, dl, out);
 	}
 	return 0;
+}
+
+/* The digest computed by reading the file for a package database's algorithm name (the part of
+ * "md5:…" before the colon, len bytes): md5 (dpkg, old rpm), sha1, sha384, sha512 (rpm);
+ * NULL for sha256 (the index has it) and anything else. */
+static const EVP_MD *pkg_hash_named(const char *name, size_t len)
+{
+	if (len == 3 && strncasecmp(name, "md5", 3) == 0)
+		return EVP_md5();
+	if (len == 4 && strncasecmp(name, "sha1", 4) == 0)
+		return EVP_sha1();
+	if (len == 6 && strncasecmp(name, "sha384", 6) == 0)
+		return EVP_sha384();
+	if (len == 6 && strncasecmp(name, "sha512", 6) == 0)
+		return EVP_sha512();
+	return NULL;
 }
 
 /* True when path is under one of the comma-separated directories ("/usr,/var/lib"). */
@@ -276,11 +292,12 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 			if (!colon)
 				continue;
 			size_t alg = (size_t)(colon - digest);
-			if (alg == 3 && strncasecmp(digest, "md5", 3) == 0) {
-				char md5[EVP_MAX_MD_SIZE * 2 + 1];
-				if (pkg_entry_digest(idx, nd.data_entry, EVP_md5(), false, md5, err) < 0)
+			const EVP_MD *hash = pkg_hash_named(digest, alg);
+			if (hash) {
+				char hex[EVP_MAX_MD_SIZE * 2 + 1];
+				if (pkg_entry_digest(idx, nd.data_entry, hash, false, hex, err) < 0)
 					return strata_err_wrap(err, "verify %s", path);
-				if (strcasecmp(md5, colon + 1) != 0)
+				if (strcasecmp(hex, colon + 1) != 0)
 					status = "changed";
 			} else if (alg == 3 && strncmp(digest, "apk", 3) == 0 &&
 				   strncmp(colon + 1, "Q1", 2) == 0) {

@@ -267,4 +267,57 @@ ok $? "apk: verify finds the replaced /usr/bin/openssl by its Q1 sha1 and only i
 fires "apk: distro alpine > 3.18 fires" 1 "$T/alp.db" distro deny distro=alpine version=3.18 'check=>'
 fires "apk: distro alpine >= 3.20 does not" 0 "$T/alp.db" distro deny distro=alpine version=3.20 'check=>='
 
+# ---- an rpm image: rpm version order, rpm digests against rpm -V ----------------------------
+if ! command -v rpmbuild >/dev/null || ! command -v rpm >/dev/null; then
+	for t in "rpm: minimum in rpm order" "rpm: minimum above" "rpm: verify equals rpm -V" "rpm: verify changed"; do
+		skip "$t" "rpm/rpmbuild not installed (apt-get install rpm)"
+	done
+else
+	R=$T/rpm
+	mkdir -p "$R/root/etc"
+	cat >"$R/p.spec" <<'SPEC'
+Name: gate-probe
+Version: 1.0.1
+Release: 2.fc39
+Summary: strata policy gate test package
+License: MIT
+BuildArch: noarch
+%description
+A package for the strata policy gate test.
+%install
+mkdir -p %{buildroot}/usr/share/gate-probe %{buildroot}/usr/bin %{buildroot}/etc
+echo data > %{buildroot}/usr/share/gate-probe/data.txt
+echo more > %{buildroot}/usr/share/gate-probe/gone.txt
+printf '#!/bin/sh\necho probe\n' > %{buildroot}/usr/bin/gate-probe
+echo setting=1 > %{buildroot}/etc/gate-probe.conf
+%files
+/usr/share/gate-probe
+/usr/bin/gate-probe
+%config(noreplace) /etc/gate-probe.conf
+SPEC
+	rpmbuild --quiet --define "_topdir $R/top" --define "_build_id_links none" -bb "$R/p.spec" >"$R/build.log" 2>&1 || diag <"$R/build.log"
+	printf 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=39\n' >"$R/root/etc/os-release"
+	rpm --root "$R/root" --dbpath /var/lib/rpm -i --nodeps --noscripts "$(find "$R/top/RPMS" -name 'gate-probe-*.rpm')" 2>"$R/install.err"
+	rm -f "$R/root/var/lib/rpm/.rpm.lock" "$R/root/var/lib/rpm/rpmdb.sqlite-shm" "$R/root/var/lib/rpm/rpmdb.sqlite-wal"
+	echo tampered >"$R/root/usr/share/gate-probe/data.txt"
+	rm "$R/root/usr/share/gate-probe/gone.txt"
+	echo setting=2 >"$R/root/etc/gate-probe.conf"
+	tar -C "$R/root" --owner=0 --group=0 -cf "$R/l1.tar" .
+	bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip -o "$R/img.tar" "$R/l1.tar" >/dev/null
+	"$STRATA" index -q --index "$R/img.db" "$R/img.tar" >/dev/null
+	# rpm says 1.0.1 and 1.0_1 are equal (separators are all alike); dpkg's order would put 1.0.1 lower.
+	[ "$(rpm --eval '%{lua: print(rpm.vercmp("1.0.1", "1.0_1"))}')" = 0 ]; ok $? "rpm.vercmp: 1.0.1 = 1.0_1"
+	fires "rpm: required_package minimum 1.0_1 passes (rpm order)" 0 "$R/img.db" packages required_package name=gate-probe version=1.0_1 version_match_type=minimum
+	fires "rpm: required_package minimum 1.0.1-3 fires (release 2.fc39 is lower)" 1 "$R/img.db" packages required_package name=gate-probe version=1.0.1-3 version_match_type=minimum
+	# rpm -V: "missing" or a flags column with 5 (digest); config files (c) left out.
+	rpm -V --root "$R/root" --dbpath /var/lib/rpm gate-probe 2>/dev/null |
+		awk '$2 != "c" { st = ($1 == "missing") ? "missing" : (substr($1, 3, 1) == "5" ? "changed" : ""); if (st != "") print $NF "\t" st }' |
+		LC_ALL=C sort >"$R/rpm_V.txt"
+	audit "$R/img.db" packages verify |
+		sed -n "s/^VERIFY check against package db for package '[^']*' failed on entry '\(.*\)' with status: '\(.*\)'$/\1\t\2/p" |
+		LC_ALL=C sort >"$R/ours_V.txt"
+	[ "$(wc -l <"$R/rpm_V.txt")" = 2 ]; ok $? "rpm -V reports the tampered and the deleted file"
+	same_output "rpm: verify findings equal rpm -V's" "$R/rpm_V.txt" "$R/ours_V.txt"
+fi
+
 tap_done
