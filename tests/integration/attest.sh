@@ -23,6 +23,10 @@ for k in ec ed rsa; do openssl pkey -in "$K/$k.key" -pubout -out "$K/$k.pub" 2>/
 keyid() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
 EC_ID=$(keyid "$K/ec.pub") ED_ID=$(keyid "$K/ed.pub") RSA_ID=$(keyid "$K/rsa.pub")
 
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$K/p384.key" 2>/dev/null
+openssl pkey -in "$K/p384.key" -pubout -out "$K/p384.pub" 2>/dev/null
+printf 'not a key\n' >"$K/junk.pub"
+
 # ---- the image -------------------------------------------------------------------------------
 mkdir -p "$T/root/etc"
 echo "signed image" >"$T/root/etc/motd"
@@ -216,6 +220,14 @@ add_cosign_sig "$L_ATT" ed "$T/payload.json"
 add_att_tag "$L_ATT" "$T/env-slsa02.json"
 add_bundle_referrer "$L_ATT" "$T/env-slsa1.json"
 L_NONE=$T/base                         # nothing beside the image
+
+# ---- keys refused ---------------------------------------------------------------------------
+for k in p384 junk; do
+	rc=0
+	"$STRATA" report --trust-key "$K/$k.pub" "$T/base" attestations.json >/dev/null 2>"$T/key.err" || rc=$?
+	[ "$rc" = 2 ] && one_line_err "$T/key.err" && grep -q "$k.pub" "$T/key.err"
+	ok $? "--trust-key $k.pub refused: exit 2, one line naming the file ($(cat "$T/key.err"))"
+done
 
 # ---- attestations.json ------------------------------------------------------------------------
 j=$(report "$L_SIGNED" ec ed)
