@@ -416,7 +416,8 @@ struct overlay_attachment {
 
 /* Finds the attachments of img (opened from path with overlay_image_open) in its OCI layout.
  * Other formats have none (0 with *n = 0). For an OCI tar the archive's member table is read
- * again (tar headers only, through the layers' outer source and its access points). Owned *out (overlay_attachments_free). -1 with *err only when the layout itself
+ * again (tar headers only, through the layers' outer source and its access points). Owned *out
+ * (overlay_attachments_free). -1 with *err only when the layout itself
  * cannot be read; a damaged attachment carries its own error. */
 int overlay_image_attachments(const char *path, const struct overlay_image *img, struct overlay_attachment **out,
 			      size_t *n, struct strata_err **err);
