@@ -76,6 +76,8 @@ static char *pkg_stanza_field(const char *data, size_t len, bool apk, const char
 struct pkg_row {
 	char *type, *name, *version;
 	char *maintainer, *origin; /* "" when unknown */
+	char *path;		   /* the package database file ("/var/lib/dpkg/status") */
+	int layer;		   /* the layer the package comes from */
 };
 
 static void pkg_rows_free(struct pkg_row *v, size_t n)
@@ -86,6 +88,7 @@ static void pkg_rows_free(struct pkg_row *v, size_t n)
 		free(v[i].version);
 		free(v[i].maintainer);
 		free(v[i].origin);
+		free(v[i].path);
 	}
 	free(v);
 }
@@ -105,11 +108,13 @@ static int pkg_rows_load(sqlite3 *c, struct pkg_row **out, size_t *n, struct str
 			os_id = xstrdup(pkg_col(st, 0));
 	}
 	cleanup_pkgstmt sqlite3_stmt *st = NULL;
-	if (pkg_prepare(c,
-			"SELECT p.type, p.name, coalesce(p.version, ''), c.data, c.path FROM package p"
-			" LEFT JOIN captured c ON c.layer = p.layer AND c.path = ltrim(p.path, '/')"
-			" ORDER BY p.type, p.name, p.version, p.id",
-			&st, err) < 0) {
+	if (pkg_prepare(
+		c,
+		"SELECT p.type, p.name, coalesce(p.version, ''), c.data, c.path, coalesce(p.path, ''),"
+		" coalesce(p.layer, 0) FROM package p"
+		" LEFT JOIN captured c ON c.layer = p.layer AND c.path = ltrim(p.path, '/')"
+		" ORDER BY p.type, p.name, p.version, p.id",
+		&st, err) < 0) {
 		free(os_id);
 		return -1;
 	}
@@ -126,6 +131,8 @@ static int pkg_rows_load(sqlite3 *c, struct pkg_row **out, size_t *n, struct str
 		r->name = xstrdup(pkg_col(st, 1));
 		r->version = xstrdup(pkg_col(st, 2));
 		r->maintainer = r->origin = NULL;
+		r->path = xstrdup(pkg_col(st, 5));
+		r->layer = sqlite3_column_int(st, 6);
 		const char *data = sqlite3_column_blob(st, 3);
 		size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
 		const char *cpath = pkg_col(st, 4);
@@ -320,7 +327,8 @@ static int pkg_metadata_eval(struct policy_eval *ev, const struct policy_rule *r
 		cleanup_free char *msg = xasprintf(
 		    "Package %s (%s) version %s matched metadata criteria: origin '%s', maintainer '%s'",
 		    v[i].name, v[i].type, v[i].version, v[i].origin, v[i].maintainer);
-		const struct policy_match pm = {.message = msg, .visible = 1};
+		const struct policy_match pm = {
+		    .message = msg, .path = *v[i].path ? v[i].path : NULL, .layer = v[i].layer, .visible = 1};
 		policy_eval_fire(ev, r, &pm);
 	}
 	pkg_rows_free(v, n);
@@ -368,7 +376,8 @@ static int pkg_allowlist_eval(struct policy_eval *ev, const struct policy_rule *
 		cleanup_free char *msg =
 		    xasprintf("Package %s-%s (%s) is not in the allowlist: origin '%s', maintainer '%s'",
 			      v[i].name, v[i].version, v[i].type, v[i].origin, v[i].maintainer);
-		const struct policy_match pm = {.message = msg, .visible = 1};
+		const struct policy_match pm = {
+		    .message = msg, .path = *v[i].path ? v[i].path : NULL, .layer = v[i].layer, .visible = 1};
 		policy_eval_fire(ev, r, &pm);
 	}
 	pkg_rows_free(v, n);
