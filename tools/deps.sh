@@ -13,7 +13,7 @@ zlib1g-dev libsqlite3-dev libjansson-dev libssl-dev libpcre2-dev libvectorscan-d
 node-spdx-license-ids"
 # Tests: FUSE runtime, the real tools fixtures are made and checked with.
 TEST_PKGS="fuse3 zstd gzip tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
-findutils diffutils file jq sleuthkit rpm db5.3-util zip unzip"
+findutils diffutils file jq sleuthkit python3-junitparser rpm db5.3-util zip unzip"
 # Demo (apt-get download, dpkg-deb) and benchmark (debootstrap, archivemount, GNU time).
 DEMO_PKGS="apt dpkg debootstrap archivemount time"
 
