@@ -8,6 +8,7 @@ strata=${1:?usage: tools/demo.sh PATH/TO/strata}
 case "$strata" in /*) ;; *) strata=$(pwd)/$strata ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 work=${DEMO_WORK:-build/demo}
+mkdir -p "$work" && work=$(cd "$work" && pwd) # absolute: the steps run from other directories
 img=$work/demo.tar
 
 # ---- prerequisites --------------------------------------------------------------------------
@@ -71,11 +72,18 @@ step "ls -la .layers/3/etc   # layer 3 as in its tar: the whiteout" ls -la .laye
 step "head -2 .history/2/etc/demo-secret.conf   # the merged view as of layer 2" head -2 .history/2/etc/demo-secret.conf
 step "wc -c .history/2/etc/demo-secret.conf" wc -c .history/2/etc/demo-secret.conf
 step "ls -la .audit" ls -la .audit
+step "cat .audit/verdict   # the default policy's decision" cat .audit/verdict
+step "cat .audit/report.txt" cat .audit/report.txt
+step "jq -c '.[] | [.rule, .path, .status, .preview]' .audit/findings/secrets.json   # masked, never in clear" \
+	sh -c "jq -c '.[] | [.rule, .path, .status, .preview]' .audit/findings/secrets.json 2>/dev/null || cat .audit/findings/secrets.json"
+step "head -4 .audit/packages.tsv" head -4 .audit/packages.tsv
 step "touch etc/motd   # read-only" sh -c 'touch etc/motd 2>&1; true'
 cd "$tmp"
 
 printf '\n%s$ strata umount MNT%s\n' "$bold" "$norm"
 "$strata" umount "$mnt" || failed=$((failed + 1))
+step "strata audit --index $work/demo.index $img; echo \"exit \$?\"   # for CI: 0 pass, 1 fail, 2 error" \
+	sh -c '"$0" audit -q --index "$1" "$2" >/dev/null; rc=$?; echo "exit $rc"; [ "$rc" = 1 ]' "$strata" "$work/demo.index" "$img"
 echo
 if [ "$failed" = 0 ]; then
 	echo "demo: all steps worked (MNT was $mnt)"
