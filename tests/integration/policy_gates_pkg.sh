@@ -221,8 +221,8 @@ invalid "invalid: licenses list required" licenses licenses denylist_exact_match
 
 # ---- an apk image: apk version order, apk maintainers, Q1 digests ---------------------------
 # lib/apk/db/installed written in apk's format; Z: is "Q1" + base64 of the file's sha1
-# (sha1sum | xxd -r -p | base64, the way apk computes it).
-q1() { printf 'Q1%s' "$(sha1sum "$1" | cut -d' ' -f1 | xxd -r -p | base64)"; }
+# (openssl dgst -sha1 -binary | base64, the way apk computes it).
+q1() { printf 'Q1%s' "$(openssl dgst -sha1 -binary "$1" | base64)"; }
 mkdir -p "$T/a1/bin" "$T/a1/usr/bin" "$T/a1/etc" "$T/a1/lib/apk/db" "$T/a2/usr/bin"
 printf 'busybox stand-in\n' >"$T/a1/bin/busybox"
 printf 'openssl stand-in\n' >"$T/a1/usr/bin/openssl"
