@@ -2,11 +2,12 @@
 # tests/integration/policy_gates_pkg.sh — the package-side policy gates (issue 6) end to end
 # through `strata audit --policy FILE --format json`, every trigger with a firing and a
 # non-firing case, expectations from real tools where one exists:
-#   image "base"  = the demo image (real Debian 12 packages, tools/demoimage.sh; a GitHub token
-#                   deleted by layer 3);
-#   image "app"   = base's three layers (the same tars: same diff_ids) plus a fourth made with
-#                   tar: /bin/sed replaced (a changed package file), an AWS key id in
-#                   /srv/app.env (visible).
+#   image "app"   = the demo image's three layers (real Debian 12 packages, tools/demoimage.sh;
+#                   a GitHub token deleted by layer 3; the same tars: same diff_ids) plus a
+#                   fourth made with tar: /bin/sed replaced (a changed package file), an AWS key id in
+#                   /srv/app.env (visible);
+#   a merged-/usr copy of app's tree, an apk image and an rpm image (rpmbuild) for the
+#   per-distribution parts.
 # packages/verify is compared with `dpkg --verify` on app's layers unpacked with tar; version
 # thresholds with `dpkg --compare-versions`; ancestry ChainIDs with sha256sum; licenses with the
 # index's own license rows (the catalog's tests check those against the packages).
@@ -44,7 +45,6 @@ tar -xf "$T/layer4.tar" -C "$T/root"
 bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag app:1 -o "$T/app.tar" "${layers[@]}" "$T/layer4.tar" >/dev/null
 bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag other:1 -o "$T/other.tar" "$T/layer2.tar" >/dev/null
 "$STRATA" index -q --index "$T/app.db" "$T/app.tar" >/dev/null || { echo "Bail out! indexing app.tar failed"; exit 1; }
-"$STRATA" index -q --index "$T/base.db" "$demo" >/dev/null || { echo "Bail out! indexing the demo image failed"; exit 1; }
 
 # audit DB GATE TRIGGER [NAME=VALUE]...: the Check_Output lines of that gate/trigger's findings
 # (a one-rule bundle, action WARN), sorted; the exit status of strata audit in $T/rc.
@@ -135,7 +135,7 @@ audit "$T/merged.db" packages verify |
 grep -qx "/bin/sed	changed" "$T/ours_verify_m.txt"; ok $? "verify, merged /usr: /bin/sed found through the /bin symlink (changed)"
 same_output "verify, merged /usr: findings equal dpkg --verify's" "$T/dpkg_verify_m.txt" "$T/ours_verify_m.txt"
 fires "verify: only_packages=sed check=changed fires for /bin/sed" 1 "$T/app.db" packages verify only_packages=sed check=changed
-fires "verify: the base image's sed is intact" 0 "$T/base.db" packages verify only_packages=sed check=changed
+fires "verify: grep's files are intact" 0 "$T/app.db" packages verify only_packages=grep check=changed
 fires "verify: only_directories=/usr/bin check=missing" 0 "$T/app.db" packages verify only_directories=/usr/bin check=missing
 
 # ---- packages: metadata and allowlist -------------------------------------------------------
@@ -196,7 +196,7 @@ has_line "Secret content search analyzer found regexp match in container: file=/
 fires "secret_scans: the deleted token is not visible" 0 "$T/app.db" secret_scans content_regex_checks content_regex_name=github-pat
 fires "secret_scans: scope=deleted finds it" 1 "$T/app.db" secret_scans content_regex_checks content_regex_name=github-pat scope=deleted
 fires "secret_scans: filename_regex excludes" 0 "$T/app.db" secret_scans content_regex_checks 'filename_regex=^/etc/' scope=visible
-fires "secret_scans: notfound fires when nothing matches" 1 "$T/base.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
+fires "secret_scans: notfound fires when nothing matches" 1 "$T/app.db" secret_scans content_regex_checks content_regex_name=slack-bot-token match_type=notfound
 fires "secret_scans: notfound quiet when found" 0 "$T/app.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id match_type=notfound
 
 # ---- validation: bad parameters are refused before anything runs (exit 2, one line naming it) --
