@@ -18,7 +18,7 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *usage;
 } commands[] = {
-	{"index", cmd_index, "index IMAGE [--index PATH] [--platform OS/ARCH[/VARIANT]] [--ref NAME] [-q] [--force] [--allow-digest-mismatch] [--span BYTES] [--jobs N]"},
+	{"index", cmd_index, "index IMAGE [--index PATH] [--platform OS/ARCH[/VARIANT]] [--ref NAME] [-q] [--force] [--allow-digest-mismatch] [--span BYTES] [--jobs N] [--scanners LIST]"},
 	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] [--trust-key PEM]... [--policy FILE] IMAGE MOUNTPOINT"},
 	{"umount", cmd_umount, "umount MOUNTPOINT"},
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
