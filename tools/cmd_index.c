@@ -135,6 +135,7 @@ int cmd_index(int argc, char **argv)
 		{"force", no_argument, NULL, 'F'},       {"allow-digest-mismatch", no_argument, NULL, 'A'},
 		{"span", required_argument, NULL, 's'},  {"jobs", required_argument, NULL, 'j'},
 		{"scanners", required_argument, NULL, 'S'},
+		{"secret-rules", required_argument, NULL, 'R'}, {"secret-max-size", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	struct index_build_opts o = {0};
@@ -151,6 +152,17 @@ int cmd_index(int argc, char **argv)
 		case 'F': o.force = true; break;
 		case 'A': o.allow_digest_mismatch = true; break;
 		case 'S': ao.scanners = optarg; break;
+		case 'R': /* --secret-rules FILE replaces the built-in rules, +FILE extends them */
+			ao.secret_rules_extend = optarg[0] == '+';
+			ao.secret_rules = optarg + (optarg[0] == '+');
+			break;
+		case 'M':
+			if (parse_u64(optarg, &v) < 0 || v == 0) {
+				fprintf(stderr, "strata: --secret-max-size: expected a byte count, got '%s'\n", optarg);
+				return 2;
+			}
+			ao.max_scan_size = v;
+			break;
 		case 's':
 			if (parse_u64(optarg, &v) < 0 || v < 65536) {
 				fprintf(stderr, "strata: --span: expected a byte count of at least 65536, got '%s'\n", optarg);
