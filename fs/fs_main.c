@@ -3,6 +3,7 @@
 #include "fs_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -133,6 +134,9 @@ out:
 
 int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err **err)
 {
+	/* One glibc arena per FUSE worker thread kept freed span buffers resident in each (serving RSS
+	 * 176 MB on the 300 MB bench image); two arenas are enough for the few concurrent requests. */
+	mallopt(M_ARENA_MAX, 2);
 	struct fs_mount m = {.db = db, .nlayers = index_db_layer_count(db), .image_name = o->image_name,
 			     .index_fd = -1, .log = stderr, .ready_fd = o->ready_fd};
 	pthread_mutex_init(&m.log_lock, NULL);
