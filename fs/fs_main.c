@@ -137,6 +137,7 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 	/* One glibc arena per FUSE worker thread kept freed span buffers resident in each (serving RSS
 	 * 176 MB on the 300 MB bench image); two arenas are enough for the few concurrent requests. */
 	mallopt(M_ARENA_MAX, 2);
+	overlay_cache_set_budget((size_t)32 << 20);
 	struct fs_mount m = {.db = db, .nlayers = index_db_layer_count(db), .image_name = o->image_name,
 			     .index_fd = -1, .log = stderr, .ready_fd = o->ready_fd};
 	pthread_mutex_init(&m.log_lock, NULL);
