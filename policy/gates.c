@@ -11,5 +11,7 @@ const struct policy_gate_def *const policy_gates[] = {
 	&policy_gate_metadata,
 	&policy_gate_ancestry,
 	&policy_gate_secret_scans,
+	&policy_gate_files,
+	&policy_gate_dockerfile,
 	NULL,
 };

@@ -1,0 +1,84 @@
+/* policy/gate_dockerfile.c — Anchore's `dockerfile` gate from the image config in the index
+ * (strata never has the Dockerfile itself): effective_user compares config.User (empty or absent
+ * means root; "user:group" compares the user part) against users with type allowlist|denylist. */
+#include "policy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* True when item is one of the comma-separated names of list (surrounding spaces ignored). */
+static bool df_in_list(const char *list, const char *item)
+{
+	size_t il = strlen(item);
+	const char *p = list;
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = strchr(p, ',');
+		const char *te = e ? e : p + strlen(p);
+		while (te > p && te[-1] == ' ')
+			te--;
+		if ((size_t)(te - p) == il && il && strncmp(p, item, il) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* effective_user: fires when the config's user is denylisted, or not allowlisted. */
+static int df_eval_effective_user(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.User'), '') FROM image"
+			       " WHERE id = 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
+	}
+	cleanup_free char *user = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		user = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (!user || !*user) {
+		free(user);
+		user = xstrdup("root");
+	}
+	char *colon = strchr(user, ':');
+	if (colon && colon != user)
+		*colon = '\0';
+	const char *users = policy_rule_param(r, "users");
+	const char *type = policy_rule_param(r, "type");
+	bool allow = type && strcasecmp(type, "allowlist") == 0;
+	bool listed = df_in_list(users ? users : "", user);
+	const char *msg = NULL;
+	cleanup_free char *text = NULL;
+	if (allow && !listed)
+		msg = text = xasprintf("User %s found as effective user, which is not on the allowed list", user);
+	else if (!allow && listed)
+		msg = text = xasprintf("User %s found as effective user, which is explicity not allowed list", user);
+	if (msg) {
+		const struct policy_match m = {.message = msg, .visible = -1};
+		policy_eval_fire(ev, r, &m);
+	}
+	return 0;
+}
+
+static const struct policy_param_def df_user_params[] = {
+    {"users", POLICY_PARAM_LIST, true, NULL, NULL},
+    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
+static const struct policy_trigger_def df_triggers[] = {
+    {"effective_user", NULL,
+     "Checks if the effective user (config User; empty means root) matches the provided list", df_user_params,
+     NULL, df_eval_effective_user},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct policy_gate_def policy_gate_dockerfile = {
+    "dockerfile", "Checks against the image's config and history (strata has no Dockerfile)", df_triggers};

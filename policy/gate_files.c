@@ -1,0 +1,75 @@
+/* policy/gate_files.c — Anchore's `files` gate over the merged image's nodes (issue 6):
+ * suid_or_guid_set (setuid/setgid regular files) and strata's world_writable (files and
+ * directories writable by others; directories with the sticky bit and symlinks excluded).
+ * Both read node rows of the merged view (view L) joined to the entry whose attributes are shown. */
+#include "policy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs sql (columns: path, mode, layer) and fires one finding per row with fmt (path, mode).
+ * Returns 0, or -1 with *err on a database error. */
+static int files_fire_rows(struct policy_eval *ev, const struct policy_rule *r, const char *sql, const char *fmt,
+			   struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 0);
+		long long mode = sqlite3_column_int64(st, 1);
+		cleanup_free char *msg = xasprintf(fmt, path ? path : "", (unsigned long long)mode);
+		const struct policy_match m = {.message = msg, .path = path, .layer = sqlite3_column_int(st, 2),
+					       .visible = 1};
+		policy_eval_fire(ev, r, &m);
+	}
+	if (rc != SQLITE_DONE) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+#define FILES_MERGED_SQL                                                                            \
+	"SELECT '/' || ltrim(n.path, '/'), e.mode, e.layer FROM node n JOIN entry e ON e.id = n.data_entry" \
+	" WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND "
+
+/* suid_or_guid_set: fires per regular file of the image with S_ISUID or S_ISGID (Anchore's text). */
+static int files_eval_suid(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	return files_fire_rows(ev, r,
+			       FILES_MERGED_SQL "n.type = 'file' AND (e.mode & 3072) != 0 ORDER BY n.path",
+			       "SUID or SGID found set on file %s. Mode: 0o%llo", err);
+}
+
+/* world_writable: fires per file or directory writable by others (no sticky bit on directories). */
+static int files_eval_world_writable(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	return files_fire_rows(ev, r,
+			       FILES_MERGED_SQL "n.type <> 'symlink' AND (e.mode & 2) != 0"
+					       " AND NOT (n.type = 'dir' AND (e.mode & 512) != 0) ORDER BY n.path",
+			       "World-writable file or directory found: %s. Mode: 0o%llo", err);
+}
+
+static const struct policy_param_def files_no_params[] = {
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
+static const struct policy_trigger_def files_triggers[] = {
+    {"suid_or_guid_set", NULL, "Fires for each file that has suid or sgid bit set", files_no_params, NULL,
+     files_eval_suid},
+    {"world_writable", NULL,
+     "Fires for each file or directory writable by others (directories with the sticky bit and symlinks "
+     "excluded)",
+     files_no_params, NULL, files_eval_world_writable},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct policy_gate_def policy_gate_files = {"files", "Checks against files in the analyzed image", files_triggers};
