@@ -1,5 +1,5 @@
 /* policy/gate_files.c — Anchore's `files` gate over the merged image's nodes (issue 6):
- * suid_or_guid_set (setuid/setgid regular files) and strata's world_writable (files and
+ * suid_or_guid_set (setuid/setgid regular files), name_match (regex over the path) and strata's world_writable (files and
  * directories writable by others; directories with the sticky bit and symlinks excluded).
  * Both read node rows of the merged view (view L) joined to the entry whose attributes are shown. */
 #include "policy_int.h"
@@ -58,6 +58,44 @@ static int files_eval_world_writable(struct policy_eval *ev, const struct policy
 			       "World-writable file or directory found: %s. Mode: 0o%llo", err);
 }
 
+/* name_match: fires per path of the image (any type) matched by the regex param (PCRE2 search). */
+static int files_eval_name_match(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	const char *re = policy_rule_param(r, "regex");
+	sqlite3_stmt *st = NULL;
+	if (!re || sqlite3_prepare_v2(c, FILES_MERGED_SQL "n.path <> '' AND regexp(?1, '/' || ltrim(n.path, '/'))"
+					 " ORDER BY n.path", -1, &st, NULL) != SQLITE_OK) {
+		if (!re)
+			return 0;
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
+	}
+	sqlite3_bind_text(st, 1, re, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 0);
+		cleanup_free char *msg = xasprintf("Application of regex matched file found in container: file=%s regexp=%s",
+						   path ? path : "", re);
+		const struct policy_match m = {.message = msg, .path = path, .layer = sqlite3_column_int(st, 2),
+					       .visible = 1};
+		policy_eval_fire(ev, r, &m);
+	}
+	if (rc != SQLITE_DONE) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EUSAGE, "files gate: %s", e);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static const struct policy_param_def files_regex_params[] = {
+    {"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
 static const struct policy_param_def files_no_params[] = {
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
@@ -69,6 +107,8 @@ static const struct policy_trigger_def files_triggers[] = {
      "Fires for each file or directory writable by others (directories with the sticky bit and symlinks "
      "excluded)",
      files_no_params, NULL, files_eval_world_writable},
+    {"name_match", NULL, "Triggers if a file exists in the container that matches with any of the regexes given",
+     files_regex_params, NULL, files_eval_name_match},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
