@@ -1,0 +1,82 @@
+#!/bin/bash
+# tests/integration/policy_gates_files_b.sh — issue 6's files and dockerfile gates through
+# `strata audit --policy FILE --format json`: an image made by tools/mkimage.sh from a real tar
+# layer (setuid and setgid files, a world-writable directory and file, a sticky /tmp and a
+# world-writable symlink that must not fire), its config given User "" / "1000" with jq (digests
+# redone with sha256sum); every trigger fires and does not fire.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib/common.sh"
+need_strata
+command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
+
+mkdir -p "$T/l1/usr/bin" "$T/l1/srv/drop" "$T/l1/tmp" "$T/l1/etc"
+printf 'x\n' >"$T/l1/usr/bin/su"; chmod 4755 "$T/l1/usr/bin/su"
+printf 'x\n' >"$T/l1/usr/bin/wall"; chmod 2755 "$T/l1/usr/bin/wall"
+printf 'x\n' >"$T/l1/usr/bin/plain"; chmod 0755 "$T/l1/usr/bin/plain"
+printf 'x\n' >"$T/l1/etc/open.conf"; chmod 0666 "$T/l1/etc/open.conf"
+chmod 0777 "$T/l1/srv/drop"; chmod 1777 "$T/l1/tmp"
+ln -s /usr/bin/plain "$T/l1/usr/bin/link" # symlinks are 0777: never world_writable findings
+tar --owner=0 --group=0 --mtime=@0 -C "$T/l1" -cf "$T/L1.tar" .
+bash "$REPO/tools/mkimage.sh" --form oci-dir -o "$T/img" "$T/L1.tar" >/dev/null 2>"$T/mk.err" ||
+	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
+"$STRATA" index -q --index "$T/root.db" "$T/img" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
+
+# The same image with config User "1000": rewrite config, manifest and index digests.
+blob() { echo "$T/img/blobs/sha256/${1#sha256:}"; }
+put() { local d; d=$(sha256sum "$1" | cut -d' ' -f1); mv "$1" "$T/img/blobs/sha256/$d"; echo "sha256:$d $(stat -c %s "$T/img/blobs/sha256/$d")"; }
+mdig=$(jq -r '.manifests[0].digest' "$T/img/index.json")
+cdig=$(jq -r '.config.digest' "$(blob "$mdig")")
+jq -c '.config.User = "1000"' "$(blob "$cdig")" >"$T/cfg.json"
+read -r nc ncs < <(put "$T/cfg.json")
+jq -c --arg d "$nc" --argjson s "$ncs" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man.json"
+read -r nm nms < <(put "$T/man.json")
+jq -c --arg d "$nm" --argjson s "$nms" '.manifests[0].digest = $d | .manifests[0].size = $s' "$T/img/index.json" >"$T/index.json"
+mv "$T/index.json" "$T/img/index.json"
+"$STRATA" index -q --index "$T/u1000.db" "$T/img" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
+
+# audit DB GATE TRIGGER [NAME=VALUE]...: the messages of that trigger's findings, sorted.
+audit() {
+	local db=$1 gate=$2 trig=$3 params='[]' kv
+	shift 3
+	for kv in "$@"; do
+		params=$(jq -c --arg n "${kv%%=*}" --arg v "${kv#*=}" '. + [{name: $n, value: $v}]' <<<"$params")
+	done
+	jq -n --arg g "$gate" --arg t "$trig" --argjson p "$params" '{id: "t", version: "1_0",
+		policies: [{id: "p", version: "1_0", rules: [{id: "r", gate: $g, trigger: $t, action: "WARN", params: $p}]}],
+		mappings: [{id: "m", name: "all", registry: "*", repository: "*", image: {type: "tag", value: "*"}, policy_ids: ["p"]}]}' >"$T/bundle.json"
+	"$STRATA" audit --policy "$T/bundle.json" --format json "$db" >"$T/audit.json" 2>"$T/audit.err"
+	echo $? >"$T/rc"
+	jq -r '.. | objects | select(has("rows")) | .rows[] | select(.[3] != "always") | .[5]' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
+}
+# expect NAME EXPECTED_FILE_CONTENT DB GATE TRIGGER PARAMS...: ok when the messages are exactly these.
+expect() {
+	local name=$1 want=$2
+	shift 2
+	audit "$@" >"$T/got.txt"
+	if [ "$(cat "$T/got.txt")" = "$want" ] && [ "$(cat "$T/rc")" != 2 ]; then pass "$name"; else
+		fail "$name (exit $(cat "$T/rc"))"
+		cat "$T/got.txt" "$T/audit.err" | head -8 | diag
+	fi
+}
+
+expect "suid_or_guid_set fires for the setuid and the setgid file only" \
+"SUID or SGID found set on file /usr/bin/su. Mode: 0o4755
+SUID or SGID found set on file /usr/bin/wall. Mode: 0o2755" "$T/root.db" files suid_or_guid_set
+expect "world_writable fires for /srv/drop and /etc/open.conf, not sticky /tmp or the symlink" \
+"World-writable file or directory found: /etc/open.conf. Mode: 0o666
+World-writable file or directory found: /srv/drop. Mode: 0o777" "$T/root.db" files world_writable
+expect "name_match fires for the matching path" \
+"Application of regex matched file found in container: file=/usr/bin/su regexp=/su\$" \
+	"$T/root.db" files name_match 'regex=/su$'
+expect "name_match does not fire without a matching path" "" "$T/root.db" files name_match 'regex=xmrig$'
+expect "effective_user denylist root fires on an empty User (root)" \
+"User root found as effective user, which is explicity not allowed list" \
+	"$T/root.db" dockerfile effective_user users=root type=denylist
+expect "effective_user denylist root does not fire on User 1000" "" "$T/u1000.db" dockerfile effective_user \
+	users=root type=denylist
+expect "effective_user allowlist 1000 does not fire on User 1000" "" "$T/u1000.db" dockerfile effective_user \
+	users=1000,app type=allowlist
+expect "effective_user allowlist 1000 fires on root" \
+"User root found as effective user, which is not on the allowed list" \
+	"$T/root.db" dockerfile effective_user users=1000 type=allowlist
+tap_done
