@@ -1,6 +1,8 @@
 /* policy/gate_dockerfile.c — Anchore's `dockerfile` gate from the image config in the index
  * (strata never has the Dockerfile itself): effective_user compares config.User (empty or absent
- * means root; "user:group" compares the user part) against users with type allowlist|denylist. */
+ * means root; "user:group" compares the user part) against users with type allowlist|denylist;
+ * exposed_ports (ExposedPorts against ports, allowlist|denylist); strata's no_healthcheck;
+ * no_dockerfile_provided (always fires: strata has no Dockerfile). */
 #include "policy_int.h"
 
 #include <stdlib.h>
@@ -67,6 +69,96 @@ static int df_eval_effective_user(struct policy_eval *ev, const struct policy_ru
 	return 0;
 }
 
+/* Fires once with msg (an image-level finding). */
+static void df_fire(struct policy_eval *ev, const struct policy_rule *r, const char *msg)
+{
+	const struct policy_match m = {.message = msg, .visible = -1};
+	policy_eval_fire(ev, r, &m);
+}
+
+/* exposed_ports: each config.ExposedPorts key ("80/tcp": its number is compared) that is
+ * denylisted, or not allowlisted, by ports. */
+static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT j.key FROM image, json_each(CAST(image.config AS TEXT), '$.config.ExposedPorts') j"
+			       " WHERE image.id = 1 ORDER BY j.key",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
+	}
+	const char *ports = policy_rule_param(r, "ports");
+	const char *type = policy_rule_param(r, "type");
+	bool allow = type && strcasecmp(type, "allowlist") == 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if (!key)
+			continue;
+		cleanup_free char *port = xstrdup(key);
+		char *slash = strchr(port, '/');
+		if (slash)
+			*slash = '\0';
+		bool listed = df_in_list(ports ? ports : "", port);
+		if (allow && !listed) {
+			cleanup_free char *msg = xasprintf(
+			    "Dockerfile exposes port (%s) which is not in policy file ALLOWEDPORTS list", port);
+			df_fire(ev, r, msg);
+		} else if (!allow && listed) {
+			cleanup_free char *msg =
+			    xasprintf("Dockerfile exposes port (%s) which is in policy file DENIEDPORTS list", port);
+			df_fire(ev, r, msg);
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* no_healthcheck (strata's): fires when the config has no Healthcheck test, or its test is NONE. */
+static int df_eval_no_healthcheck(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.Healthcheck.Test[0]'), '')"
+			       " FROM image WHERE id = 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
+	}
+	bool none = true;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		none = !*t || strcmp(t, "NONE") == 0;
+	}
+	sqlite3_finalize(st);
+	if (none)
+		df_fire(ev, r, "Image config has no HEALTHCHECK");
+	return 0;
+}
+
+/* no_dockerfile_provided: strata only ever has the image (config and history), never the
+ * Dockerfile, so this fires for every image. */
+static int df_eval_no_dockerfile(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	(void)err;
+	df_fire(ev, r, "Image was not analyzed with an actual Dockerfile");
+	return 0;
+}
+
+static const struct policy_param_def df_ports_params[] = {
+    {"ports", POLICY_PARAM_LIST, true, NULL, NULL},
+    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist", NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
+static const struct policy_param_def df_no_params[] = {
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
 static const struct policy_param_def df_user_params[] = {
     {"users", POLICY_PARAM_LIST, true, NULL, NULL},
     {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist", NULL},
@@ -77,6 +169,13 @@ static const struct policy_trigger_def df_triggers[] = {
     {"effective_user", NULL,
      "Checks if the effective user (config User; empty means root) matches the provided list", df_user_params,
      NULL, df_eval_effective_user},
+    {"exposed_ports", NULL, "Evaluates the ports the image config exposes against the allowlist or denylist",
+     df_ports_params, NULL, df_eval_exposed_ports},
+    {"no_healthcheck", NULL, "Triggers if the image config has no HEALTHCHECK (or HEALTHCHECK NONE)", df_no_params,
+     NULL, df_eval_no_healthcheck},
+    {"no_dockerfile_provided", NULL,
+     "Triggers if the image was not analyzed with an actual Dockerfile (strata never has one: always fires)",
+     df_no_params, NULL, df_eval_no_dockerfile},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -21,12 +21,13 @@ bash "$REPO/tools/mkimage.sh" --form oci-dir -o "$T/img" "$T/L1.tar" >/dev/null 
 	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
 "$STRATA" index -q --index "$T/root.db" "$T/img" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
 
-# The same image with config User "1000": rewrite config, manifest and index digests.
+# The same image with config User "1000", ports 22 and 8080 exposed and a Healthcheck: rewrite config, manifest and index digests.
 blob() { echo "$T/img/blobs/sha256/${1#sha256:}"; }
 put() { local d; d=$(sha256sum "$1" | cut -d' ' -f1); mv "$1" "$T/img/blobs/sha256/$d"; echo "sha256:$d $(stat -c %s "$T/img/blobs/sha256/$d")"; }
 mdig=$(jq -r '.manifests[0].digest' "$T/img/index.json")
 cdig=$(jq -r '.config.digest' "$(blob "$mdig")")
-jq -c '.config.User = "1000"' "$(blob "$cdig")" >"$T/cfg.json"
+jq -c '.config.User = "1000" | .config.ExposedPorts = {"22/tcp": {}, "8080/tcp": {}} |
+	.config.Healthcheck = {Test: ["CMD", "true"]}' "$(blob "$cdig")" >"$T/cfg.json"
 read -r nc ncs < <(put "$T/cfg.json")
 jq -c --arg d "$nc" --argjson s "$ncs" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man.json"
 read -r nm nms < <(put "$T/man.json")
@@ -79,4 +80,17 @@ expect "effective_user allowlist 1000 does not fire on User 1000" "" "$T/u1000.d
 expect "effective_user allowlist 1000 fires on root" \
 "User root found as effective user, which is not on the allowed list" \
 	"$T/root.db" dockerfile effective_user users=1000 type=allowlist
+expect "exposed_ports denylist 22 fires on the image exposing 22/tcp" \
+"Dockerfile exposes port (22) which is in policy file DENIEDPORTS list" \
+	"$T/u1000.db" dockerfile exposed_ports ports=22,23 type=denylist
+expect "exposed_ports denylist 22 does not fire on the image exposing nothing" "" \
+	"$T/root.db" dockerfile exposed_ports ports=22 type=denylist
+expect "exposed_ports allowlist 8080 fires for 22 only" \
+"Dockerfile exposes port (22) which is not in policy file ALLOWEDPORTS list" \
+	"$T/u1000.db" dockerfile exposed_ports ports=8080 type=allowlist
+expect "no_healthcheck fires without a Healthcheck" "Image config has no HEALTHCHECK" \
+	"$T/root.db" dockerfile no_healthcheck
+expect "no_healthcheck does not fire with a Healthcheck" "" "$T/u1000.db" dockerfile no_healthcheck
+expect "no_dockerfile_provided always fires (strata never has the Dockerfile)" \
+	"Image was not analyzed with an actual Dockerfile" "$T/u1000.db" dockerfile no_dockerfile_provided
 tap_done
