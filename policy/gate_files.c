@@ -1,5 +1,6 @@
 /* policy/gate_files.c — Anchore's `files` gate over the merged image's nodes (issue 6):
- * suid_or_guid_set (setuid/setgid regular files), name_match (regex over the path) and strata's world_writable (files and
+ * suid_or_guid_set (setuid/setgid regular files), name_match (regex over the path),
+ * strata's device_outside_dev and unowned_uid (owner uid with no account in /etc/passwd) and strata's world_writable (files and
  * directories writable by others; directories with the sticky bit and symlinks excluded).
  * Both read node rows of the merged view (view L) joined to the entry whose attributes are shown. */
 #include "policy_int.h"
@@ -91,6 +92,109 @@ static int files_eval_name_match(struct policy_eval *ev, const struct policy_rul
 	return 0;
 }
 
+/* device_outside_dev (strata's): each character or block device node outside /dev. */
+static int files_eval_device(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	return files_fire_rows(ev, r,
+			       FILES_MERGED_SQL "n.type IN ('chardev', 'blockdev') AND ltrim(n.path, '/') NOT LIKE 'dev/%'"
+					       " ORDER BY n.path",
+			       "Device node found outside /dev: %s. Mode: 0o%llo", err);
+}
+
+/* The image's /etc/passwd (a regular file of the merged view; at most 4 MiB) read through the
+ * byte sources (policy_eval_file_content, policy/gate_content.c, was not there yet). Returns 1 with
+ * *out owned and NUL-terminated, 0 when the image has none, -1 with *err. */
+static int files_read_passwd(struct policy_eval *ev, char **out, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT n.data_entry, e.size FROM node n JOIN entry e ON e.id = n.data_entry"
+			       " WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND n.type = 'file'"
+			       " AND ltrim(n.path, '/') = 'etc/passwd'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
+	}
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	int64_t id = sqlite3_column_int64(st, 0);
+	int64_t size = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	if (size < 0)
+		size = 0;
+	if (size > (4 << 20))
+		size = 4 << 20;
+	cleanup_free char *buf = xmalloc((size_t)size + 1);
+	size_t got = 0;
+	while (got < (size_t)size) {
+		ssize_t n = index_db_read(policy_eval_index(ev), id, buf + got, (size_t)size - got, got, err);
+		if (n < 0)
+			return strata_err_wrap(err, "files gate: reading /etc/passwd");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = steal_pointer(&buf);
+	return 1;
+}
+
+/* True when some line of passwd (NUL-terminated) has uid as its third field. */
+static bool files_passwd_has_uid(const char *passwd, long long uid)
+{
+	for (const char *l = passwd; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *f = l;
+		for (int i = 0; i < 2 && f; i++) {
+			f = strpbrk(f, ":\n");
+			f = f && *f == ':' ? f + 1 : NULL;
+		}
+		if (!f || *f < '0' || *f > '9')
+			continue;
+		char *end = NULL;
+		long long v = strtoll(f, &end, 10);
+		if (v == uid && end && (*end == ':' || *end == '\n' || !*end))
+			return true;
+	}
+	return false;
+}
+
+/* unowned_uid (strata's): each file or directory whose owner uid has no account in the image's
+ * /etc/passwd. An image without /etc/passwd gets no findings (nothing to judge against). */
+static int files_eval_unowned(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	cleanup_free char *passwd = NULL;
+	int have = files_read_passwd(ev, &passwd, err);
+	if (have <= 0)
+		return have;
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT '/' || ltrim(n.path, '/'), e.uid, e.layer FROM node n JOIN entry e ON e.id = n.data_entry"
+			       " WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND n.path <> '' ORDER BY n.path",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long uid = sqlite3_column_int64(st, 1);
+		if (files_passwd_has_uid(passwd, uid))
+			continue;
+		const char *path = (const char *)sqlite3_column_text(st, 0);
+		cleanup_free char *msg = xasprintf("File %s is owned by uid %lld, which has no account in /etc/passwd",
+						   path ? path : "", uid);
+		const struct policy_match m = {.message = msg, .path = path, .layer = sqlite3_column_int(st, 2),
+					       .visible = 1};
+		policy_eval_fire(ev, r, &m);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 static const struct policy_param_def files_regex_params[] = {
     {"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
@@ -109,6 +213,10 @@ static const struct policy_trigger_def files_triggers[] = {
      files_no_params, NULL, files_eval_world_writable},
     {"name_match", NULL, "Triggers if a file exists in the container that matches with any of the regexes given",
      files_regex_params, NULL, files_eval_name_match},
+    {"device_outside_dev", NULL, "Fires for each character or block device node outside /dev", files_no_params,
+     NULL, files_eval_device},
+    {"unowned_uid", NULL, "Fires for each file owned by a uid with no account in the image's /etc/passwd",
+     files_no_params, NULL, files_eval_unowned},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

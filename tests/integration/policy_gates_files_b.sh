@@ -16,8 +16,15 @@ printf 'x\n' >"$T/l1/usr/bin/plain"; chmod 0755 "$T/l1/usr/bin/plain"
 printf 'x\n' >"$T/l1/etc/open.conf"; chmod 0666 "$T/l1/etc/open.conf"
 chmod 0777 "$T/l1/srv/drop"; chmod 1777 "$T/l1/tmp"
 ln -s /usr/bin/plain "$T/l1/usr/bin/link" # symlinks are 0777: never world_writable findings
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$T/l1/etc/passwd"
 tar --owner=0 --group=0 --mtime=@0 -C "$T/l1" -cf "$T/L1.tar" .
-bash "$REPO/tools/mkimage.sh" --form oci-dir -o "$T/img" "$T/L1.tar" >/dev/null 2>"$T/mk.err" ||
+# Layer 2: a device node in /srv and one in /dev (as root: mknod), a file owned by uid 4242.
+mkdir -p "$T/l2/srv" "$T/l2/dev" "$T/l3/home"
+mknod "$T/l2/srv/null" c 1 3 && mknod "$T/l2/dev/null" c 1 3 || { echo "1..0 # SKIP mknod needs root"; exit 77; }
+tar --owner=0 --group=0 --mtime=@0 -C "$T/l2" -cf "$T/L2.tar" .
+printf 'x\n' >"$T/l3/home/ghost"; chmod 0644 "$T/l3/home/ghost"
+tar --owner=4242 --group=4242 --mtime=@0 -C "$T/l3" -cf "$T/L3.tar" ./home/ghost
+bash "$REPO/tools/mkimage.sh" --form oci-dir -o "$T/img" "$T/L1.tar" "$T/L2.tar" "$T/L3.tar" >/dev/null 2>"$T/mk.err" ||
 	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
 "$STRATA" index -q --index "$T/root.db" "$T/img" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
 
@@ -80,6 +87,10 @@ expect "effective_user allowlist 1000 does not fire on User 1000" "" "$T/u1000.d
 expect "effective_user allowlist 1000 fires on root" \
 "User root found as effective user, which is not on the allowed list" \
 	"$T/root.db" dockerfile effective_user users=1000 type=allowlist
+expect "device_outside_dev fires for /srv/null, not /dev/null" \
+	"Device node found outside /dev: /srv/null. Mode: 0o644" "$T/root.db" files device_outside_dev
+expect "unowned_uid fires for the uid-4242 file only (root and the rest are uid 0)" \
+	"File /home/ghost is owned by uid 4242, which has no account in /etc/passwd" "$T/root.db" files unowned_uid
 expect "exposed_ports denylist 22 fires on the image exposing 22/tcp" \
 "Dockerfile exposes port (22) which is in policy file DENIEDPORTS list" \
 	"$T/u1000.db" dockerfile exposed_ports ports=22,23 type=denylist
