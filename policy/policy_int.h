@@ -420,3 +420,9 @@ int policy_version_cmp(const char *type, const char *a, const char *b);
 /* The verify trigger's eval (policy/gate_packages_verify.c), listed in gate_packages.c's table. */
 int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err);
 #endif
+
+/* ---- integrity.json (policy/report_integrity.c, issue 7) --------------------------------- */
+#ifndef STRATA_POLICY_INTEGRITY_INT
+#define STRATA_POLICY_INTEGRITY_INT
+int integrity_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif
