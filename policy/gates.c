@@ -13,5 +13,7 @@ const struct policy_gate_def *const policy_gates[] = {
 	&policy_gate_secret_scans,
 	&policy_gate_files,
 	&policy_gate_dockerfile,
+	&policy_gate_retrieved_files,
+	&policy_gate_passwd_file,
 	NULL,
 };

@@ -1,0 +1,52 @@
+/* policy/gate_content.c — file content for the gates that read files (retrieved_files,
+ * passwd_file): the regular file at a path of a view, read through the byte sources
+ * (index_db_read), bounded. The index has no retrieved-copy table yet, so every read goes
+ * through the layer blobs; a later `retrieved` table would be consulted first here. */
+#include "policy_int.h"
+
+#include <string.h>
+
+int policy_eval_file_content(struct policy_eval *ev, int view, const char *path, size_t max, char **out,
+			     size_t *len, bool *truncated, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	sqlite3_stmt *st = NULL;
+	while (*path == '/')
+		path++;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT n.data_entry, e.size FROM node n JOIN entry e ON e.id = n.data_entry"
+			       " WHERE n.view = ?1 AND n.type = 'file' AND ltrim(n.path, '/') = ?2 LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
+		sqlite3_finalize(st);
+		return strata_err_set(err, STRATA_EIO, "policy: reading /%s: %s", path, e);
+	}
+	sqlite3_bind_int(st, 1, view);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	int64_t id = sqlite3_column_int64(st, 0);
+	int64_t size = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	if (size < 0)
+		size = 0;
+	size_t want = (uint64_t)size > max ? max : (size_t)size;
+	if (truncated)
+		*truncated = (uint64_t)size > max;
+	cleanup_free char *buf = xmalloc(want + 1);
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = index_db_read(policy_eval_index(ev), id, buf + got, want - got, got, err);
+		if (n < 0)
+			return strata_err_wrap(err, "policy: reading /%s", path);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*len = got;
+	*out = steal_pointer(&buf);
+	return 1;
+}
