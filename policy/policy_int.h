@@ -401,19 +401,6 @@ int policy_render_findings_dockerfile(struct index_db *db, char **out, size_t *l
 int policy_render_findings_attestation(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
 
-/* ---- package version ordering (policy/version.c, issue 6) -------------------------------- */
-#ifndef STRATA_POLICY_VERSION_INT
-#define STRATA_POLICY_VERSION_INT
-/* Each returns <0, 0 or >0 as a sorts before, equal to or after b in that distribution's order
- * (dpkg --compare-versions; rpm's rpm.vercmp on [epoch:]version[-release], a missing release
- * counting as ""; apk-tools' apk_version_compare). NULL counts as "". Pure, never fails. */
-int policy_version_cmp_dpkg(const char *a, const char *b);
-int policy_version_cmp_rpm(const char *a, const char *b);
-int policy_version_cmp_apk(const char *a, const char *b);
-/* By the package table's type: "deb", "rpm", "apk"; other types use dpkg's ordering. */
-int policy_version_cmp(const char *type, const char *a, const char *b);
-#endif
-
 /* ---- packages gate (policy/gate_packages*.c, issue 6) ------------------------------------- */
 #ifndef STRATA_POLICY_PACKAGES_INT
 #define STRATA_POLICY_PACKAGES_INT
