@@ -74,24 +74,6 @@ static int anc_on_image(const char *path, char *const *v, size_t n, struct strat
 	return ok;
 }
 
-static bool anc_list_has(const char *list, const char *item)
-{
-	size_t il = strlen(item);
-	const char *p = list;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il && strncasecmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 static int anc_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
 {
 	sqlite3 *c = policy_eval_db(ev);
@@ -107,7 +89,7 @@ static int anc_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 		char next[128];
 		anc_chain_next(i ? chain : NULL, v[i], next);
 		memcpy(chain, next, sizeof chain);
-		approved = anc_list_has(digests, chain);
+		approved = policy_list_has(digests, chain, true);
 	}
 	const char *p = images;
 	while (!approved && p && *p) {

@@ -9,34 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
-/* True when item is one of the comma-separated names of list (surrounding spaces ignored). */
-static bool df_in_list(const char *list, const char *item)
-{
-	size_t il = strlen(item);
-	const char *p = list;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il && strncmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 /* effective_user: fires when the config's user is denylisted, or not allowlisted. */
-static int df_eval_effective_user(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+static int df_eval_effective_user(struct policy_eval *ev, const struct policy_rule *r,
+				  struct strata_err **err)
 {
 	sqlite3 *c = policy_eval_db(ev);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.User'), '') FROM image"
-			       " WHERE id = 1",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c,
+		"SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.User'), '') FROM image"
+		" WHERE id = 1",
+		-1, &st, NULL) != SQLITE_OK) {
 		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
 		sqlite3_finalize(st);
 		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
@@ -55,13 +38,15 @@ static int df_eval_effective_user(struct policy_eval *ev, const struct policy_ru
 	const char *users = policy_rule_param(r, "users");
 	const char *type = policy_rule_param(r, "type");
 	bool allow = type && strcasecmp(type, "allowlist") == 0;
-	bool listed = df_in_list(users ? users : "", user);
+	bool listed = policy_list_has(users ? users : "", user, false);
 	const char *msg = NULL;
 	cleanup_free char *text = NULL;
 	if (allow && !listed)
-		msg = text = xasprintf("User %s found as effective user, which is not on the allowed list", user);
+		msg = text =
+		    xasprintf("User %s found as effective user, which is not on the allowed list", user);
 	else if (!allow && listed)
-		msg = text = xasprintf("User %s found as effective user, which is explicity not allowed list", user);
+		msg = text =
+		    xasprintf("User %s found as effective user, which is explicity not allowed list", user);
 	if (msg) {
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
@@ -82,10 +67,11 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 {
 	sqlite3 *c = policy_eval_db(ev);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT j.key FROM image, json_each(CAST(image.config AS TEXT), '$.config.ExposedPorts') j"
-			       " WHERE image.id = 1 ORDER BY j.key",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c,
+		"SELECT j.key FROM image, json_each(CAST(image.config AS TEXT), '$.config.ExposedPorts') j"
+		" WHERE image.id = 1 ORDER BY j.key",
+		-1, &st, NULL) != SQLITE_OK) {
 		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
 		sqlite3_finalize(st);
 		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
@@ -101,14 +87,15 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 		char *slash = strchr(port, '/');
 		if (slash)
 			*slash = '\0';
-		bool listed = df_in_list(ports ? ports : "", port);
+		bool listed = policy_list_has(ports ? ports : "", port, false);
 		if (allow && !listed) {
 			cleanup_free char *msg = xasprintf(
-			    "Dockerfile exposes port (%s) which is not in policy file ALLOWEDPORTS list", port);
+			    "Dockerfile exposes port (%s) which is not in policy file ALLOWEDPORTS list",
+			    port);
 			df_fire(ev, r, msg);
 		} else if (!allow && listed) {
-			cleanup_free char *msg =
-			    xasprintf("Dockerfile exposes port (%s) which is in policy file DENIEDPORTS list", port);
+			cleanup_free char *msg = xasprintf(
+			    "Dockerfile exposes port (%s) which is in policy file DENIEDPORTS list", port);
 			df_fire(ev, r, msg);
 		}
 	}
@@ -117,14 +104,16 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 }
 
 /* no_healthcheck (strata's): fires when the config has no Healthcheck test, or its test is NONE. */
-static int df_eval_no_healthcheck(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+static int df_eval_no_healthcheck(struct policy_eval *ev, const struct policy_rule *r,
+				  struct strata_err **err)
 {
 	sqlite3 *c = policy_eval_db(ev);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.Healthcheck.Test[0]'), '')"
-			       " FROM image WHERE id = 1",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c,
+		"SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.Healthcheck.Test[0]'), '')"
+		" FROM image WHERE id = 1",
+		-1, &st, NULL) != SQLITE_OK) {
 		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
 		sqlite3_finalize(st);
 		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
@@ -171,8 +160,8 @@ static const struct policy_trigger_def df_triggers[] = {
      NULL, df_eval_effective_user},
     {"exposed_ports", NULL, "Evaluates the ports the image config exposes against the allowlist or denylist",
      df_ports_params, NULL, df_eval_exposed_ports},
-    {"no_healthcheck", NULL, "Triggers if the image config has no HEALTHCHECK (or HEALTHCHECK NONE)", df_no_params,
-     NULL, df_eval_no_healthcheck},
+    {"no_healthcheck", NULL, "Triggers if the image config has no HEALTHCHECK (or HEALTHCHECK NONE)",
+     df_no_params, NULL, df_eval_no_healthcheck},
     {"no_dockerfile_provided", NULL,
      "Triggers if the image was not analyzed with an actual Dockerfile (strata never has one: always fires)",
      df_no_params, NULL, df_eval_no_dockerfile},

@@ -79,24 +79,6 @@ static char *meta_attribute(sqlite3 *c, const char *attr)
 	return NULL;
 }
 
-static bool meta_in_list(const char *list, const char *item)
-{
-	size_t il = strlen(item);
-	const char *p = list;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && strncmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 /* 1 when the check holds, 0 when not, -1 with *err (a regex that fails). */
 static int meta_check(sqlite3 *c, const char *attr, const char *check, const char *have, const char *want,
 		      struct strata_err **err)
@@ -109,9 +91,9 @@ static int meta_check(sqlite3 *c, const char *attr, const char *check, const cha
 		return 0;
 	want = want ? want : "";
 	if (!strcmp(check, "in"))
-		return meta_in_list(want, have);
+		return policy_list_has(want, have, false);
 	if (!strcmp(check, "not_in"))
-		return !meta_in_list(want, have);
+		return !policy_list_has(want, have, false);
 	if (!strcmp(check, "like") || !strcmp(check, "not_like")) {
 		cleanup_metastmt sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(c, "SELECT regexp(?1, ?2)", -1, &st, NULL) != SQLITE_OK)

@@ -14,28 +14,21 @@
 #include <string.h>
 #include <strings.h>
 
-static void pkg_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
-#define cleanup_pkgstmt __attribute__((cleanup(pkg_stmt_finalizep)))
-
-static int pkg_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err)
+int pkg_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err)
 {
 	if (sqlite3_prepare_v2(c, sql, -1, st, NULL) != SQLITE_OK)
 		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
 	return 0;
 }
 
-static const char *pkg_col(sqlite3_stmt *st, int i)
+const char *pkg_col(sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
 	return s ? s : "";
 }
 
 /* True when the index has a package table (an index built without the catalog has none). */
-static bool pkg_have_catalog(sqlite3 *c)
+bool pkg_have_catalog(sqlite3 *c)
 {
 	sqlite3_stmt *st = NULL;
 	bool yes = sqlite3_prepare_v2(c, "SELECT 1 FROM package LIMIT 0", -1, &st, NULL) == SQLITE_OK;
@@ -169,25 +162,6 @@ static int pkg_regex(sqlite3 *c, const char *pattern, const char *text, struct s
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return strata_err_set(err, STRATA_EUSAGE, "regex '%s': %s", pattern, sqlite3_errmsg(c));
 	return sqlite3_column_int(st, 0) != 0;
-}
-
-/* True when item is one of the comma-separated list (case-insensitive, spaces trimmed). */
-static bool pkg_in_list(const char *list, const char *item)
-{
-	const char *p = list;
-	size_t il = strlen(item);
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il && strncasecmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
 }
 
 /* ---- required_package ------------------------------------------------------------------------ */
@@ -359,9 +333,9 @@ static int pkg_allowlist_eval(struct policy_eval *ev, const struct policy_rule *
 		return -1;
 	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		if (types && *types && !pkg_in_list(types, v[i].type))
+		if (types && *types && !policy_list_has(types, v[i].type, true))
 			continue; /* only the package types the rule is about */
-		bool allowed = origins && *origins && pkg_in_list(origins, v[i].origin);
+		bool allowed = origins && *origins && policy_list_has(origins, v[i].origin, true);
 		for (int k = 0; k < 2 && !allowed; k++) {
 			const char *pat = k == 0 ? maint : names;
 			if (!pat || !*pat)

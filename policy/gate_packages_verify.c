@@ -12,54 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-static void verify_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
-#define cleanup_pkgstmt __attribute__((cleanup(verify_stmt_finalizep)))
-
-static int pkg_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err)
-{
-	if (sqlite3_prepare_v2(c, sql, -1, st, NULL) != SQLITE_OK)
-		return strata_err_set(err, STRATA_EIO, "packages gate: %s", sqlite3_errmsg(c));
-	return 0;
-}
-
-static const char *pkg_col(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? s : "";
-}
-
-/* True when the index has a package table (an index built without the catalog has none). */
-static bool pkg_have_catalog(sqlite3 *c)
-{
-	sqlite3_stmt *st = NULL;
-	bool yes = sqlite3_prepare_v2(c, "SELECT 1 FROM package LIMIT 0", -1, &st, NULL) == SQLITE_OK;
-	sqlite3_finalize(st);
-	return yes;
-}
-
-/* True when item is one of the comma-separated list (case-insensitive, spaces trimmed). */
-static bool pkg_in_list(const char *list, const char *item)
-{
-	const char *p = list;
-	size_t il = strlen(item);
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il && strncasecmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 /* ---- verify ---------------------------------------------------------------------------------- */
 
 /* Digest (md5 or sha1) of an entry's content read through the byte sources, as lowercase hex
@@ -270,7 +222,7 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = pkg_col(st, 0), *path = pkg_col(st, 1), *digest = pkg_col(st, 2);
-		if (only_pkgs && *only_pkgs && !pkg_in_list(only_pkgs, name))
+		if (only_pkgs && *only_pkgs && !policy_list_has(only_pkgs, name, true))
 			continue;
 		if (only_dirs && *only_dirs && !pkg_under_dirs(only_dirs, path))
 			continue;

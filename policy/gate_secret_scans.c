@@ -13,24 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool sec_in_list(const char *list, const char *item)
-{
-	size_t il = strlen(item);
-	const char *p = list;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il && strncasecmp(p, item, il) == 0)
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
 {
 	sqlite3 *c = policy_eval_db(ev);
@@ -71,7 +53,7 @@ static int sec_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *rule = (const char *)sqlite3_column_text(st, 0);
 		const char *path = (const char *)sqlite3_column_text(st, 1);
-		if (!rule || (names && !sec_in_list(names, rule)))
+		if (!rule || (names && !policy_list_has(names, rule, true)))
 			continue;
 		found = true;
 		if (notfound)

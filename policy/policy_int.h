@@ -401,9 +401,32 @@ int policy_render_findings_dockerfile(struct index_db *db, char **out, size_t *l
 int policy_render_findings_attestation(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
 
+/* ---- helpers shared by the gates (policy/gate_util.c) -------------------------------------- */
+#ifndef STRATA_POLICY_GATE_UTIL_INT
+#define STRATA_POLICY_GATE_UTIL_INT
+/* Walks a comma-separated list parameter: returns the next item (surrounding spaces trimmed,
+ * empty items skipped) with its length in *len, or NULL at the end. *cursor starts at the list
+ * (NULL is an empty list) and is advanced; the items point into the list. */
+const char *policy_list_next(const char **cursor, size_t *len);
+/* True when item is one of the list's items (exact; ASCII case-insensitive when nocase). */
+bool policy_list_has(const char *list, const char *item, bool nocase);
+#endif
+
 /* ---- packages gate (policy/gate_packages*.c, issue 6) ------------------------------------- */
 #ifndef STRATA_POLICY_PACKAGES_INT
 #define STRATA_POLICY_PACKAGES_INT
+static inline void pkg_stmt_finalizep(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+}
+#define cleanup_pkgstmt __attribute__((cleanup(pkg_stmt_finalizep)))
+/* Shared by gate_packages.c (defined there) and gate_packages_verify.c: prepares sql on c
+ * (-1 with *err naming the packages gate); a column's text or ""; whether the index has the
+ * catalog's package table (an index built without the catalog has none). */
+int pkg_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err);
+const char *pkg_col(sqlite3_stmt *st, int i);
+bool pkg_have_catalog(sqlite3 *c);
 /* The verify trigger's eval (policy/gate_packages_verify.c), listed in gate_packages.c's table. */
 int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err);
 #endif
