@@ -102,45 +102,15 @@ static int files_eval_device(struct policy_eval *ev, const struct policy_rule *r
 }
 
 /* The image's /etc/passwd (a regular file of the merged view; at most 4 MiB) read through the
- * byte sources (policy_eval_file_content, policy/gate_content.c, was not there yet). Returns 1 with
+ * byte sources (policy_eval_file_content, as the passwd_file gate reads it). Returns 1 with
  * *out owned and NUL-terminated, 0 when the image has none, -1 with *err. */
 static int files_read_passwd(struct policy_eval *ev, char **out, struct strata_err **err)
 {
-	sqlite3 *c = policy_eval_db(ev);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c,
-			       "SELECT n.data_entry, e.size FROM node n JOIN entry e ON e.id = n.data_entry"
-			       " WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND n.type = 'file'"
-			       " AND ltrim(n.path, '/') = 'etc/passwd'",
-			       -1, &st, NULL) != SQLITE_OK) {
-		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
-		sqlite3_finalize(st);
-		return strata_err_set(err, STRATA_EIO, "files gate: %s", e);
-	}
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return 0;
-	}
-	int64_t id = sqlite3_column_int64(st, 0);
-	int64_t size = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
-	if (size < 0)
-		size = 0;
-	if (size > (4 << 20))
-		size = 4 << 20;
-	cleanup_free char *buf = xmalloc((size_t)size + 1);
-	size_t got = 0;
-	while (got < (size_t)size) {
-		ssize_t n = index_db_read(policy_eval_index(ev), id, buf + got, (size_t)size - got, got, err);
-		if (n < 0)
-			return strata_err_wrap(err, "files gate: reading /etc/passwd");
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = steal_pointer(&buf);
-	return 1;
+	struct index_db *idx = policy_eval_index(ev);
+	size_t len;
+	bool truncated;
+	return policy_eval_file_content(ev, index_db_view_merged(idx, index_db_layer_count(idx)), "/etc/passwd",
+					4u << 20, out, &len, &truncated, err);
 }
 
 /* True when some line of passwd (NUL-terminated) has uid as its third field. */
