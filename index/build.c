@@ -158,6 +158,10 @@ static bool index_reusable(const char *path, const char *identity, const char *r
 {
 	sqlite3 *db = NULL;
 	bool ok = false;
+	/* A reader found a blob changed after indexing (issue 8): never reuse, rebuild. */
+	cleanup_free char *mark = xasprintf("%s%s", path, INDEX_STALE_SUFFIX);
+	if (access(mark, F_OK) == 0)
+		return false;
 	if (access(path, R_OK) < 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto out;
 	char ver[16];
@@ -168,10 +172,16 @@ static bool index_reusable(const char *path, const char *identity, const char *r
 		goto out;
 	sqlite3_stmt *st = NULL;
 	ok = true;
-	if (sqlite3_prepare_v2(db, "SELECT path FROM source WHERE kind = 'file'", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW)
-			if (access((const char *)sqlite3_column_text(st, 0), R_OK) < 0)
+	/* Every blob still readable and (when recorded) the size it had when indexed. */
+	if (sqlite3_prepare_v2(db, "SELECT path, len FROM source WHERE kind = 'file'", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *p = (const char *)sqlite3_column_text(st, 0);
+			struct stat bst;
+			if (!p || access(p, R_OK) < 0 || stat(p, &bst) < 0 ||
+			    (sqlite3_column_type(st, 1) != SQLITE_NULL &&
+			     (uint64_t)bst.st_size != (uint64_t)sqlite3_column_int64(st, 1)))
 				ok = false;
+		}
 		sqlite3_finalize(st);
 	}
 	if (ok)
@@ -369,6 +379,10 @@ int index_build(const char *image_path, const struct index_build_opts *opts, str
 		rc = strata_err_set(err, STRATA_EIO, "%s: cannot close index", tmp);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = strata_err_sys(err, "%s", path);
+	if (rc == 0) { /* the new index matches the blobs as they are now */
+		cleanup_free char *mark = xasprintf("%s%s", path, INDEX_STALE_SUFFIX);
+		unlink(mark);
+	}
 	if (rc < 0) {
 		unlink(tmp);
 		strata_err_wrap(err, "%s", image_path);

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define QUEUE_MAX 32
@@ -157,6 +158,10 @@ static int64_t write_source_row(struct writer *w, enum overlay_source_kind kind,
 	if (path && !real)
 		return strata_err_sys(err, "%s", path);
 	bind_text_or_null(st, 3, real);
+	/* A file's size as indexed: the reader marks the index stale when it differs (issue 8). */
+	struct stat fst;
+	if (kind == OVERLAY_SRC_FILE && real && stat(real, &fst) == 0)
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)fst.st_size);
 	if (kind == OVERLAY_SRC_RANGE) {
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)off);
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)len);

@@ -107,6 +107,11 @@ void index_summary_clear(struct index_summary *s);
 int index_build(const char *image_path, const struct index_build_opts *opts, struct index_summary *sum,
 		struct strata_err **err);
 
+/* Added for issue 8: the stale mark. A reader that finds a blob changed after indexing (shorter,
+ * unreadable, or its bytes no longer what the index recorded) creates "<index path>.stale" next to
+ * the index; index_build never reuses an index with that file and removes it after a rebuild. */
+#define INDEX_STALE_SUFFIX ".stale"
+
 /* The default index path for an image and selection: <cache>/strata/<key>.db, where key hashes
  * the image's real path and the selection. Owned string. */
 char *index_default_path(const char *image_path, const struct overlay_select *sel, const char *cache_dir,

@@ -86,4 +86,12 @@ int reader_sql_err(struct index_conn *c, struct strata_err **err, const char *wh
 struct overlay_source *reader_layer_source(struct index_db *db, struct index_conn *c, int n, struct strata_err **err);
 void reader_layer_sources_free(struct index_db *db);
 
+/* reader_stale.c (issue 8): marks the index stale (the sidecar "<index>" INDEX_STALE_SUFFIX) and
+ * says so on stderr naming the image and the blob, once per blob per process. blob may be NULL;
+ * why is a short reason. c (may be NULL) is only used to find the image's path. */
+void reader_stale_mark(struct index_db *db, struct index_conn *c, const char *blob, const char *why);
+/* The same for a read through src that failed or ended early: names the file at src's bottom. */
+void reader_stale_check_read(struct index_db *db, struct index_conn *c, const struct overlay_source *src,
+			     const char *why);
+
 #endif

@@ -62,8 +62,29 @@ static struct overlay_seekmap *seekmap_load(struct index_conn *c, int64_t id, en
 	return m;
 }
 
+/* Opens the blob of a file source; a blob that is gone, unreadable or not the size the index
+ * recorded (len; NULL in indexes of older builds) marks the index stale (issue 8). A size change
+ * still opens: reads past the new end fail with EIO, the others are served. */
+static struct overlay_source *source_file_open(struct index_db *db, struct index_conn *c, const char *path,
+					       bool has_len, uint64_t len, struct strata_err **err)
+{
+	struct overlay_source *s = overlay_source_file_open(path, err);
+	if (!s) {
+		reader_stale_mark(db, c, path, err && *err ? (*err)->msg : "cannot open");
+		return NULL;
+	}
+	if (has_len && overlay_source_size(s) != len) {
+		char why[96];
+		snprintf(why, sizeof(why), "%llu bytes, the index recorded %llu",
+			 (unsigned long long)overlay_source_size(s), (unsigned long long)len);
+		reader_stale_mark(db, c, path, why);
+	}
+	return s;
+}
+
 /* Builds source id and its bases. Owned or NULL with *err. */
-static struct overlay_source *source_build(struct index_conn *c, int64_t id, int depth, struct strata_err **err)
+static struct overlay_source *source_build(struct index_db *db, struct index_conn *c, int64_t id, int depth,
+					   struct strata_err **err)
 {
 	if (depth > SOURCE_MAX_DEPTH) {
 		strata_err_set(err, STRATA_EFORMAT, "index: source %lld: recipe nested too deep", (long long)id);
@@ -73,6 +94,7 @@ static struct overlay_source *source_build(struct index_conn *c, int64_t id, int
 	cleanup_free char *path = NULL;
 	int64_t base_id = -1;
 	uint64_t off, len, usize, csize;
+	bool has_len;
 	{
 		cleanup_reset sqlite3_stmt *st = reader_stmt(c, RS_SOURCE, err);
 		if (!st)
@@ -93,6 +115,7 @@ static struct overlay_source *source_build(struct index_conn *c, int64_t id, int
 			path = xstrdup((const char *)sqlite3_column_text(st, 2));
 		off = (uint64_t)sqlite3_column_int64(st, 3);
 		len = (uint64_t)sqlite3_column_int64(st, 4);
+		has_len = sqlite3_column_type(st, 4) != SQLITE_NULL;
 		snprintf(comp, sizeof(comp), "%s", sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "");
 		usize = (uint64_t)sqlite3_column_int64(st, 6);
 		csize = (uint64_t)sqlite3_column_int64(st, 7);
@@ -102,13 +125,13 @@ static struct overlay_source *source_build(struct index_conn *c, int64_t id, int
 			strata_err_set(err, STRATA_EFORMAT, "index: file source %lld has no path", (long long)id);
 			return NULL;
 		}
-		return overlay_source_file_open(path, err);
+		return source_file_open(db, c, path, has_len, len, err);
 	}
 	if (base_id < 0 || base_id == id) {
 		strata_err_set(err, STRATA_EFORMAT, "index: source %lld (%s) has no base", (long long)id, kind);
 		return NULL;
 	}
-	struct overlay_source *base = source_build(c, base_id, depth + 1, err);
+	struct overlay_source *base = source_build(db, c, base_id, depth + 1, err);
 	if (!base)
 		return NULL;
 	struct overlay_source *s = NULL;
@@ -155,7 +178,7 @@ struct overlay_source *reader_layer_source(struct index_db *db, struct index_con
 		strata_err_set(err, STRATA_EFORMAT, "index: layer %d has no tar source", n);
 		return NULL;
 	}
-	s = source_build(c, id, 0, err);
+	s = source_build(db, c, id, 0, err);
 	if (!s) {
 		strata_err_wrap(err, "layer %d", n);
 		return NULL;

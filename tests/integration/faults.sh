@@ -3,7 +3,9 @@
 # points (20 runs) never leaves a half index: the next run rebuilds or reuses a complete one (same
 # nodes as a clean build) and no *.tmp.* file accumulates next to the index or in the cache. A
 # layer blob that becomes shorter after indexing: reads through the mount fail with EIO, the mount
-# stays up and still serves the other files.
+# stays up and still serves the other files, the index is marked stale (the sidecar <index>.stale,
+# one stderr line naming the image and the blob) and the next `strata index` rebuilds instead of
+# reusing; a blob shortened with no mount in between is not reused either.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/mount.sh"
@@ -51,8 +53,12 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
 fi
 cp -r "$T/img" "$T/img2"
 "$STRATA" index -q "$T/img2" --index "$T/i2.db" --span 1048576 >/dev/null 2>&1
-smount "$T/img2" "$T/mnt" --index "$T/i2.db" 2>"$T/err" </dev/null; ok $? "mount the image"
-diag <"$T/err"
+# In the foreground, so the serving process's stderr (the stale message) is ours to read.
+mkdir -p "$T/mnt"; MOUNTS+=("$T/mnt")
+"$STRATA" mount -f --index "$T/i2.db" "$T/img2" "$T/mnt" 2>"$T/fg.err" </dev/null &
+for i in $(seq 1 100); do mountpoint -q "$T/mnt" && break; sleep 0.1; done
+mountpoint -q "$T/mnt"; ok $? "mount the image"
+diag <"$T/fg.err"
 cmp -s "$T/src1/big1" "$T/mnt/big1"; ok $? "big1 reads back before the blob changes"
 man=$T/img2/blobs/sha256/$(jq -r '.manifests[0].digest' "$T/img2/index.json" | cut -d: -f2)
 blob=$T/img2/blobs/sha256/$(jq -r '.layers[2].digest' "$man" | cut -d: -f2)
@@ -63,5 +69,25 @@ ok "$([ $rc != 0 ] && grep -q 'Input/output error' "$T/eio"; echo $?)" "reading 
 diag <"$T/eio"
 mountpoint -q "$T/mnt"; ok $? "the mount stays up"
 cmp -s "$T/src1/d1/f5" "$T/mnt/d1/f5" && cmp -s "$T/src1/big1" "$T/mnt/big1"; ok $? "files of the other layers still read"
-sumount "$T/mnt"; ok $? "unmounted"
+cat "$T/mnt/big3" >/dev/null 2>&1 # a second failing read: still one message
+[ -f "$T/i2.db.stale" ] && grep -qF "$blob" "$T/i2.db.stale"; ok $? "the index is marked stale (i2.db.stale names the blob)"
+n=$(grep -c "changed after indexing" "$T/fg.err")
+[ "$n" = 1 ] && grep "changed after indexing" "$T/fg.err" | grep -qF "$(realpath "$T/img2")" &&
+	grep "changed after indexing" "$T/fg.err" | grep -qF "$blob"
+ok $? "one stderr line names the image and the blob ($n lines)"
+diag <"$T/fg.err"
+"$STRATA" umount "$T/mnt"; ok $? "unmounted"
+wait
+"$STRATA" index "$T/img2" --index "$T/i2.db" --span 1048576 >"$T/out" 2>"$T/err"; rc=$?
+ok "$([ $rc != 0 ] && grep -q 'big3\|layer\|blob\|truncat' "$T/err" && [ -f "$T/i2.db.stale" ]; echo $?)" \
+	"the next index of the stale image rebuilds (and fails on the short blob) instead of reusing"
+diag <"$T/err"
+cp "$T/img/blobs/sha256/$(basename "$blob")" "$blob"
+"$STRATA" index "$T/img2" --index "$T/i2.db" --span 1048576 >"$T/out" 2>&1
+grep -q '(built)' "$T/out" && [ ! -e "$T/i2.db.stale" ]; ok $? "blob restored: rebuilt, the stale mark removed"
+"$STRATA" index "$T/img2" --index "$T/i2.db" --span 1048576 >"$T/out" 2>&1
+grep -q '(reused)' "$T/out"; ok $? "then reused"
+truncate -s -100 "$blob"
+"$STRATA" index "$T/img2" --index "$T/i2.db" --span 1048576 >"$T/out" 2>&1
+! grep -q '(reused)' "$T/out"; ok $? "a blob shortened with no mount in between: not reused"
 tap_done
