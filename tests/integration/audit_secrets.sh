@@ -97,4 +97,64 @@ ok $leak "no planted value in the reports, in sqlite3 .dump of the index, or on 
 "$STRATA" report "$T/img2.tar" findings/secrets.json >"$T/s3.json" 2>/dev/null
 files() { jq -S '[.[] | select(.layer != null)]' "$1"; }
 cmp -s <(files "$T/s.json") <(files "$T/s3.json"); ok $? "oci-tar with multi-frame zstd layers: the same file findings"
+
+# Issue 8: nothing strata leaves behind holds a planted value in clear: the raw index files (free
+# pages and any journal included, not only the rows), the cache (default index, and the seekable
+# copy made of a single-frame zstd layer), strata's temporary files (TMPDIR), every /.audit file of
+# a mount, and the outputs of strata audit in every format. img3 has the planted files but not the
+# planted config: the config is image content that strata keeps verbatim (image.config, and the
+# config in /.audit/image.json), checked separately below on the first image.
+mkdir -p "$T/tmp" "$T/audit3"
+export XDG_CACHE_HOME=$T/cache3 # its own cache: the first image's default index is in $T/cache
+"$MK" --form oci-dir --layer-compress zstd -o "$T/img3" "$T/L1.tar" "$T/L2.tar" "$T/L3.tar" 2>"$T/mk.err"
+TMPDIR=$T/tmp "$STRATA" index "$T/img3" >"$T/out5" 2>"$T/err5"; ok $? "zstd image indexed into the cache"
+find "$T/cache3" -path '*/seekable/*' -type f | grep -q .; ok $? "a seekable copy is in the cache"
+outs3=("$T/out5" "$T/err5")
+for fmt in text json sarif junit; do
+	TMPDIR=$T/tmp "$STRATA" audit --format $fmt "$T/img3" >"$T/audit.$fmt" 2>"$T/audit.$fmt.err"
+	outs3+=("$T/audit.$fmt" "$T/audit.$fmt.err")
+done
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && TMPDIR=$T/tmp smount "$T/img3" "$T/mnt3" 2>"$T/err7"; then
+	(cd "$T/mnt3/.audit" && find . -type f -print0 | xargs -0 cp --parents -t "$T/audit3")
+	find "$T/mnt3" -path "$T/mnt3/.audit" -prune -o -type f -print0 | xargs -0 cat >/dev/null 2>&1
+	sumount "$T/mnt3" 2>>"$T/err7" || true
+	find "$T/audit3" -type f | grep -q secrets.json; ok $? "every /.audit file of the mount copied ($(find "$T/audit3" -type f | wc -l) files)"
+else
+	skip "/.audit files of a mount" "no FUSE, or the mount failed: $(head -c 200 "$T/err7" 2>/dev/null)"
+fi
+outs3+=("$T/err7")
+# Every text/blob column of every table of the index (not only .dump's text, which shows blobs in
+# hex): the config's planted values are only in image.config, the verbatim copy of the image's
+# config blob (shown as such in /.audit/image.json); no row holds the planted file values.
+cells() { # DB VALUE: "table.column" of every cell holding VALUE
+	local t c
+	for t in $(sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type = 'table'"); do
+		for c in $(sqlite3 "$1" "SELECT name FROM pragma_table_info('$t')"); do
+			[ "$(sqlite3 "$1" "SELECT count(*) FROM \"$t\" WHERE instr(CAST(\"$c\" AS BLOB), CAST('$2' AS BLOB)) > 0")" = 0 ] ||
+				echo "$t.$c"
+		done
+	done
+}
+where=$( { for v in "$gh" "$aws" "$pw"; do cells "$T/img.db" "$v"; done; } | sort -u | tr '\n' ' ')
+[ -z "$where" ]; ok $? "no planted file value in any cell of any table of the index (${where:-none})"
+where=$( { for v in "$gh2" "$awss"; do cells "$T/img.db" "$v"; done; } | sort -u | tr '\n' ' ')
+[ "$where" = "image.config " ]; ok $? "the config's planted values only in image.config, the verbatim config blob ($where)"
+leak=0
+for v in "$gh" "$aws" "$pw"; do
+	for f in "$T"/img.db*; do
+		if grep -aqF -- "$v" "$f"; then leak=1; echo "# planted value found in ${f##*/}"; fi
+	done
+done
+ok $leak "no planted file value anywhere in the raw index file (free pages, journal)"
+leak=0
+for v in "$gh" "$gh2" "$aws" "$awss" "$pw"; do
+	for f in "${outs3[@]}"; do
+		if grep -aqF -- "$v" "$f"; then leak=1; echo "# planted value found in ${f##*/}"; fi
+	done
+	for d in "$T/cache3" "$T/tmp" "$T/audit3"; do
+		grep -rlaF -- "$v" "$d" | sed 's/^/# planted value found in /'
+		! grep -rqaF -- "$v" "$d" || leak=1
+	done
+done
+ok $leak "image without config secrets: no planted value in the cache (raw index, seekable copy), TMPDIR, /.audit or audit outputs"
 tap_done
