@@ -57,11 +57,13 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# SPDX license ids (issue 4): a C table generated at build time from Debian's node-spdx-license-ids.
+# SPDX license ids (issue 4): a C table generated at build time from Debian's node-spdx-license-ids
+# (licenses) and node-spdx-exceptions (exception ids after WITH).
 SPDX_IDS_DIR ?= /usr/share/nodejs/spdx-license-ids
-$(BUILD)/gen/spdx_ids.inc: $(SPDX_IDS_DIR)/index.json $(SPDX_IDS_DIR)/deprecated.json tools/gen_spdx_ids.sh
+SPDX_EXC_DIR ?= /usr/share/nodejs/spdx-exceptions
+$(BUILD)/gen/spdx_ids.inc: $(SPDX_IDS_DIR)/index.json $(SPDX_IDS_DIR)/deprecated.json $(SPDX_EXC_DIR)/index.json tools/gen_spdx_ids.sh
 	@mkdir -p $(dir $@)
-	sh tools/gen_spdx_ids.sh $(SPDX_IDS_DIR) >$@.tmp && mv $@.tmp $@
+	sh tools/gen_spdx_ids.sh $(SPDX_IDS_DIR) $(SPDX_EXC_DIR) >$@.tmp && mv $@.tmp $@
 $(BUILD)/audit/catalog_spdx.o: $(BUILD)/gen/spdx_ids.inc
 $(BUILD)/audit/catalog_spdx.o: ALL_CFLAGS += -I$(BUILD)/gen
 

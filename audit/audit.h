@@ -42,4 +42,17 @@ int audit_package_of(struct index_db *db, int64_t entry_id, char *out, size_t n,
 struct sqlite3;
 int audit_sql_register(struct sqlite3 *db, struct strata_err **err);
 
+/* Added for the catalog's package changes and the policy's version gates (issues 4, 6): package
+ * version ordering (audit/version.c). Each returns <0, 0 or >0 as a sorts before, equal to or
+ * after b in that distribution's order: dpkg --compare-versions; rpm's rpmvercmp on
+ * [epoch:]version[-release], a missing release counting as ""; apk-tools' apk_version_compare.
+ * NULL counts as "". Pure, never fails. */
+int audit_version_cmp_dpkg(const char *a, const char *b);
+int audit_version_cmp_rpm(const char *a, const char *b);
+int audit_version_cmp_apk(const char *a, const char *b);
+/* By the package table's type: "deb"/"dpkg", "rpm", "apk"/"APKG" by their own orders; "npm" and
+ * "golang" by Semantic Versioning 2.0.0 precedence when both versions are semver; every other type
+ * (and non-semver npm/Go versions) by dpkg's order, equal strings being equal. */
+int audit_version_cmp(const char *type, const char *a, const char *b);
+
 #endif

@@ -124,8 +124,6 @@ const struct vis *vis_find(const struct vis_list *l, const char *path);
  * filled) and the final view's captures (os-release, copyright files). audit/catalog_write.c. */
 int catalog_write(void *sqlite_db, const struct catalog_set *sets, int L, const struct vis_list *final,
 		  struct strata_err **err);
-/* Debian version order (epoch, upstream, revision; '~' before everything): <0, 0, >0. */
-int catalog_version_cmp(const char *a, const char *b);
 
 #endif
 
@@ -267,4 +265,12 @@ void catalog_more_lang(const struct vis_list *vl, struct catalog_set *s);
 char *catalog_more_purl(const struct catalog_pkg *p, const char *distro_id, const char *version_id);
 /* The package key (identity across views) for the types above, owned, or NULL for other types. */
 char *catalog_more_key(const struct catalog_pkg *p);
+#endif
+
+/* ---- SPDX exceptions (audit/catalog_spdx.c, issue 4) ------------------------------------- */
+#ifndef STRATA_AUDIT_CATALOG_SPDX_EXC_INT
+#define STRATA_AUDIT_CATALOG_SPDX_EXC_INT
+/* The SPDX exceptions list's id named by phrase (words joined by '-': "Classpath-exception"):
+ * the id up to case, a known spelling, or the only id phrase is a prefix of; else NULL. Static. */
+const char *catalog_spdx_exception(const char *phrase);
 #endif

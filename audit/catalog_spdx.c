@@ -8,8 +8,13 @@
  * only when the result is in the list.
  *
  * Expressions: words and/or/AND/OR become AND/OR, parentheses are kept, commas are separators;
- * "with X exception" keeps "WITH X" only when X is one word naming an exception (…exception…),
- * otherwise the exception is dropped from the SPDX form (the raw text is recorded by the caller).
+ * "with X" keeps "WITH <id>" only when X (its words joined by '-') names an exception of the SPDX
+ * exceptions list (Debian's node-spdx-exceptions, same generated table): the id itself up to case,
+ * a few typed spellings (GCC Runtime Library exception), or the one id X is a prefix of
+ * ("Classpath exception" → Classpath-exception-2.0), and only after a simple license term (after
+ * a LicenseRef- it joins the ref's name: LicenseRef-GPL-with-Classpath-exception-2.0).
+ * Otherwise the exception is dropped from the SPDX form ("GPLv2+ with exceptions" →
+ * GPL-2.0-or-later; the raw text is recorded by the caller): an invalid `WITH` is never written.
  * Words that do not normalise become LicenseRef-<word with other characters as '-'>. */
 #include "audit_int.h"
 
@@ -31,6 +36,45 @@ const char *catalog_spdx_canonical(const char *id, bool *deprecated)
 			return spdx_deprecated[i];
 		}
 	return NULL;
+}
+
+/* Spellings of exceptions (words joined by '-') that are neither an id nor the prefix of one. */
+static const struct {
+	const char *from, *to;
+} exception_aliases[] = {
+	{"GCC-Runtime-Library-exception", "GCC-exception-3.1"},
+	{"GCC-Runtime-Library-exception-3.1", "GCC-exception-3.1"},
+	{"Autoconf-exception-3", "Autoconf-exception-3.0"},
+	{"Autoconf-exception-2", "Autoconf-exception-2.0"},
+};
+
+/* The exceptions list's spelling of id (case-insensitive), or NULL. */
+static const char *spdx_exception_exact(const char *id)
+{
+	for (size_t i = 0; spdx_exceptions[i]; i++)
+		if (!strcasecmp(spdx_exceptions[i], id))
+			return spdx_exceptions[i];
+	return NULL;
+}
+
+const char *catalog_spdx_exception(const char *phrase)
+{
+	const char *c = spdx_exception_exact(phrase);
+	if (c)
+		return c;
+	for (size_t i = 0; i < sizeof(exception_aliases) / sizeof(exception_aliases[0]); i++)
+		if (!strcasecmp(exception_aliases[i].from, phrase))
+			return spdx_exception_exact(exception_aliases[i].to);
+	/* The one id phrase is a prefix of, up to a "-" ("Classpath-exception" → …-2.0). */
+	size_t n = strlen(phrase);
+	const char *found = NULL;
+	for (size_t i = 0; n && spdx_exceptions[i]; i++)
+		if (!strncasecmp(spdx_exceptions[i], phrase, n) && spdx_exceptions[i][n] == '-') {
+			if (found)
+				return NULL; /* ambiguous ("GCC-exception": 2.0 or 3.1) */
+			found = spdx_exceptions[i];
+		}
+	return found;
 }
 
 bool catalog_spdx_known(const char *id, bool *deprecated)
@@ -230,6 +274,27 @@ static void out_term(struct spdx_out *o, const char *phrase)
 	o->need_op = true;
 }
 
+/* True when the last term written already has a WITH ("A WITH X" cannot take another). */
+static bool with_after_last_term(const struct spdx_out *o)
+{
+	const char *w = NULL;
+	for (const char *p = o->s; (p = strstr(p, " WITH ")); p++)
+		w = p;
+	if (!w)
+		return false;
+	return !strstr(w, " AND ") && !strstr(w, " OR ") && !strchr(w, '(');
+}
+
+/* True when the last term written is a LicenseRef-. */
+static bool last_term_is_ref(const struct spdx_out *o)
+{
+	const char *t = o->s;
+	for (const char *p = o->s; *p; p++)
+		if (*p == ' ' || *p == '(')
+			t = p + 1;
+	return !strncmp(t, "LicenseRef-", 11);
+}
+
 static bool word_is(const char *w, size_t n, const char *kw)
 {
 	return strlen(kw) == n && !strncasecmp(w, kw, n);
@@ -266,9 +331,14 @@ void catalog_license_normalize(const char *expr, struct catalog_license *res)
 			/* Close the pending phrase (or exception). */
 			if (in_with) {
 				exc[el] = '\0';
-				if (exc_words == 1 && strcasestr(exc, "exception")) {
-					out_put(&o, " WITH ");
-					out_put(&o, exc);
+				/* WITH follows a simple term only: not "(A OR B)", not an operator. */
+				const char *id = exc_words ? catalog_spdx_exception(exc) : NULL;
+				if (id && o.need_op && o.n && o.s[o.n - 1] != ')' &&
+				    !with_after_last_term(&o)) {
+					/* A LicenseRef takes the exception into its name: strict parsers
+					 * (spdx-expression-parse) refuse "LicenseRef-x WITH y". */
+					out_put(&o, last_term_is_ref(&o) ? "-with-" : " WITH ");
+					out_put(&o, id);
 				}
 				in_with = false;
 				el = exc_words = 0;

@@ -1,82 +1,12 @@
 /* audit/catalog_write.c — stores the catalog: the os row (from os-release), one package row per
  * package of the final view with its purl, its files, its licenses (Debian copyright files, or
- * the declared field of apk/Python/npm packages) and the per-layer package changes. Also the
- * Debian version comparison used to tell upgrades from downgrades. */
+ * the declared field of apk/Python/npm packages) and the per-layer package changes (upgrades told
+ * from downgrades by each package type's own version order, audit_version_cmp). */
 #include "audit_int.h"
 
 #include <ctype.h>
 #include <sqlite3.h>
 #include <string.h>
-
-/* ---- Debian version order ---------------------------------------------------------------- */
-
-static int ver_order(int c)
-{
-	if (isdigit(c))
-		return 0;
-	if (isalpha(c))
-		return c;
-	if (c == '~')
-		return -1;
-	if (c)
-		return c + 256;
-	return 0;
-}
-
-/* dpkg's comparison of one upstream or revision part. */
-static int ver_part_cmp(const char *a, const char *b)
-{
-	while (*a || *b) {
-		int first_diff = 0;
-		while ((*a && !isdigit((unsigned char)*a)) || (*b && !isdigit((unsigned char)*b))) {
-			int ac = ver_order((unsigned char)*a), bc = ver_order((unsigned char)*b);
-			if (ac != bc)
-				return ac - bc;
-			a++;
-			b++;
-		}
-		while (*a == '0')
-			a++;
-		while (*b == '0')
-			b++;
-		while (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			if (!first_diff)
-				first_diff = *a - *b;
-			a++;
-			b++;
-		}
-		if (isdigit((unsigned char)*a))
-			return 1;
-		if (isdigit((unsigned char)*b))
-			return -1;
-		if (first_diff)
-			return first_diff;
-	}
-	return 0;
-}
-
-int catalog_version_cmp(const char *a, const char *b)
-{
-	a = a ? a : "";
-	b = b ? b : "";
-	long ea = 0, eb = 0;
-	const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
-	if (ca)
-		ea = strtol(a, NULL, 10), a = ca + 1;
-	if (cb)
-		eb = strtol(b, NULL, 10), b = cb + 1;
-	if (ea != eb)
-		return ea < eb ? -1 : 1;
-	cleanup_free char *ua = xstrdup(a);
-	cleanup_free char *ub = xstrdup(b);
-	char *ra = strrchr(ua, '-'), *rb = strrchr(ub, '-');
-	if (ra)
-		*ra++ = '\0';
-	if (rb)
-		*rb++ = '\0';
-	int r = ver_part_cmp(ua, ub);
-	return r ? r : ver_part_cmp(ra ? ra : "", rb ? rb : "");
-}
 
 /* ---- os-release -------------------------------------------------------------------------- */
 
@@ -286,7 +216,9 @@ static int write_changes(sqlite3 *db, const struct catalog_set *sets, int L)
 			else if (!old)
 				change = "added";
 			else if (!old->version || !new->version || strcmp(old->version, new->version))
-				change = catalog_version_cmp(old->version, new->version) < 0 ? "upgraded" : "downgraded";
+				/* Spellings of one version ("1.0" and "1.00") count as upgraded. */
+				change = audit_version_cmp(new->type, old->version, new->version) > 0 ? "downgraded"
+												     : "upgraded";
 			if (change) {
 				const struct catalog_pkg *p = new ? new : old;
 				sqlite3_bind_int(st, 1, v);

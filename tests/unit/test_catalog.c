@@ -5,8 +5,9 @@
  *    every term it produces is an id of the SPDX list (node-spdx-license-ids) or a LicenseRef-;
  *  - Debian's documented short names (DEP-5 spec, section "License short name") map to the SPDX
  *    spellings the SPDX list defines;
- *  - the Debian version order against `dpkg --compare-versions`. */
-#include "../../audit/audit_int.h"
+ *  - the Debian version order against `dpkg --compare-versions`;
+ *  - the npm / Go (semver) version order against node's semver.compare (npm's own module). */
+#include "catalog_test.h"
 #include "tap.h"
 
 #include <ctype.h>
@@ -14,24 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *b = xmalloc(cap);
-	size_t r;
-	while ((r = fread(b + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap)
-			b = xrealloc(b, cap *= 2);
-	}
-	fclose(f);
-	*len = n;
-	return b;
-}
+#include <unistd.h>
 
 static int pkg_cmp(const void *a, const void *b)
 {
@@ -43,7 +27,7 @@ static int pkg_cmp(const void *a, const void *b)
 static void test_dpkg_status(void)
 {
 	size_t len;
-	cleanup_free char *buf = slurp("/var/lib/dpkg/status", &len);
+	cleanup_free char *buf = catalog_test_slurp("/var/lib/dpkg/status", &len);
 	if (!buf || system("command -v dpkg-query >/dev/null 2>&1") != 0) {
 		skip("no dpkg database on this machine");
 		return;
@@ -91,7 +75,8 @@ static void test_dpkg_status(void)
 	catalog_set_clear(&s);
 }
 
-/* Every term of an expression is an SPDX id (current or deprecated), id+, or LicenseRef-. */
+/* Every term of an expression is an SPDX id (current or deprecated), id+, or LicenseRef-, and
+ * every WITH names an id of the SPDX exceptions list. */
 static bool expr_valid(const char *e)
 {
 	cleanup_free char *c = xstrdup(e);
@@ -104,8 +89,11 @@ static bool expr_valid(const char *e)
 			after_with = true;
 			continue;
 		}
-		if (after_with) {
+		if (after_with) { /* an id of the SPDX exceptions list, exactly */
 			after_with = false;
+			const char *exc = catalog_spdx_exception(t);
+			if (!exc || strcmp(exc, t))
+				return false;
 			continue;
 		}
 		if (!strncmp(t, "LicenseRef-", 11)) {
@@ -124,6 +112,17 @@ static bool expr_valid(const char *e)
 	return true;
 }
 
+/* Every expression the normaliser produced in this run, one a line, for spdx-expression-parse. */
+static FILE *exprs_out;
+static size_t exprs_n;
+static void expr_record(const char *e)
+{
+	if (exprs_out) {
+		fprintf(exprs_out, "%s\n", e);
+		exprs_n++;
+	}
+}
+
 struct lic_acc {
 	size_t n, invalid, spdx;
 	char last_bad[256];
@@ -134,6 +133,7 @@ static void lic_cb(void *ctx, const struct catalog_license *l, const char *metho
 	(void)method;
 	struct lic_acc *a = ctx;
 	a->n++;
+	expr_record(l->spdx);
 	if (!expr_valid(l->spdx)) {
 		a->invalid++;
 		snprintf(a->last_bad, sizeof(a->last_bad), "%s -> %s", raw, l->spdx);
@@ -153,7 +153,7 @@ static void test_copyrights(void)
 	size_t dep5 = 0;
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		size_t len;
-		cleanup_free char *b = slurp(g.gl_pathv[i], &len);
+		cleanup_free char *b = catalog_test_slurp(g.gl_pathv[i], &len);
 		if (!b)
 			continue;
 		dep5 += catalog_copyright_is_dep5(b, len);
@@ -203,10 +203,27 @@ static void test_normalize(void)
 		{"GPL-3+ with GCC-exception-3.1", "GPL-3.0-or-later WITH GCC-exception-3.1"},
 		{"GPL-2+ with OpenSSL exception", "GPL-2.0-or-later"},
 		{"public-domain", "LicenseRef-public-domain"},
+		/* rpm (Fedora/RHEL legacy) License tags: an unnamed exception is dropped, never
+		 * written as an invalid "WITH exceptions"; a named one is kept when the SPDX
+		 * exceptions list has it. */
+		{"GPLv2+ with exceptions", "GPL-2.0-or-later"},
+		{"GPLv2 with exceptions", "GPL-2.0-only"},
+		{"LGPLv2+ with exceptions", "LGPL-2.0-or-later"},
+		{"GPL+ or Artistic", "GPL-1.0-or-later OR Artistic-1.0-Perl"},
+		{"GPLv3+ with exceptions and GPLv2+ with exceptions", "GPL-3.0-or-later AND GPL-2.0-or-later"},
+		{"GPLv2+ with Classpath exception", "GPL-2.0-or-later WITH Classpath-exception-2.0"},
+		{"GPLv3+ with GCC Runtime Library exception", "GPL-3.0-or-later WITH GCC-exception-3.1"},
+		{"Apache-2.0 WITH LLVM-exception", "Apache-2.0 WITH LLVM-exception"},
+		{"GPL-2.0-or-later WITH Linux-syscall-note", "GPL-2.0-or-later WITH Linux-syscall-note"},
+		{"GPL-2+ with GCC exception", "GPL-2.0-or-later"}, /* GCC-exception-2.0 or -3.1: ambiguous */
+		{"Perl with exceptions", "(Artistic-1.0-Perl OR GPL-1.0-or-later)"},
+		{"ASL 2.0 with exceptions or MIT", "Apache-2.0 OR MIT"},
+		{"GPL with Classpath exception", "LicenseRef-GPL-with-Classpath-exception-2.0"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct catalog_license l = {0};
 		catalog_license_normalize(cases[i][0], &l);
+		expr_record(l.spdx);
 		ok(!strcmp(l.spdx, cases[i][1]) && expr_valid(l.spdx), "normalise \"%s\" → \"%s\" (got \"%s\", %s)",
 		   cases[i][0], cases[i][1], l.spdx, l.how);
 		free(l.spdx);
@@ -225,18 +242,144 @@ static void test_versions(void)
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		char cmd[256];
-		int ours = catalog_version_cmp(pairs[i][0], pairs[i][1]);
+		int ours = audit_version_cmp("deb", pairs[i][0], pairs[i][1]);
 		snprintf(cmd, sizeof(cmd), "dpkg --compare-versions '%s' %s '%s'", pairs[i][0],
 			 ours < 0 ? "lt" : ours > 0 ? "gt" : "eq", pairs[i][1]);
 		ok(system(cmd) == 0, "version order agrees with dpkg: %s", cmd + 23);
 	}
 }
 
+/* rpm License tags as Fedora/RHEL/CentOS packages write them (legacy Fedora short names, before
+ * the SPDX migration): every result is valid against the generated SPDX lists. */
+static void test_rpm_licenses(void)
+{
+	static const char *const tags[] = {
+		"LGPLv2+ and LGPLv2+ with exceptions and GPLv2+ and GPLv2+ with exceptions and BSD and Inner-Net and ISC and "
+		"Public Domain and GFDL",
+		"GPLv3+ and GPLv3+ with exceptions and GPLv2+ with exceptions and LGPLv2+ and BSD",
+		"(GPLv2+ or LGPLv3+) and BSD",
+		"GPLv2 with exceptions",
+		"GPL+ or Artistic",
+		"MIT and BSD and ASL 2.0",
+		"GPLv2+ with exceptions or LGPLv2+ with exceptions",
+		"BSD with advertising",
+		"GPLv2+ with exceptions and GPLv2+ and LGPLv2+ and BSD and MIT",
+		"(GPL+ or Artistic) and (GPLv2+ or Artistic)",
+		"ASL 2.0 and BSD with exceptions",
+		"LGPLv2 with exceptions or GPLv3 with exceptions",
+	};
+	size_t bad = 0;
+	char last[512] = "";
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		struct catalog_license l = {0};
+		catalog_license_normalize(tags[i], &l);
+		expr_record(l.spdx);
+		if (!expr_valid(l.spdx) || strstr(l.spdx, "exceptions")) {
+			bad++;
+			snprintf(last, sizeof(last), ": %s -> %s", tags[i], l.spdx);
+		}
+		free(l.spdx);
+	}
+	ok(bad == 0, "%zu rpm License tags: every id in the SPDX license and exception lists%s",
+	   sizeof(tags) / sizeof(tags[0]), last);
+	ok(catalog_spdx_exception("Classpath-exception-2.0") && catalog_spdx_exception("classpath-exception") &&
+		   !catalog_spdx_exception("exceptions") && !catalog_spdx_exception("GCC-exception") &&
+		   !catalog_spdx_exception("OpenSSL-exception"),
+	   "SPDX exceptions table from node-spdx-exceptions: ids, unique prefixes, nothing for \"exceptions\"");
+}
+
+/* Every expression produced above parses with spdx-expression-parse (the SPDX expression parser
+ * npm uses; Debian's node-spdx-expression-parse over the same id lists). */
+static void test_expr_parser(const char *file)
+{
+	if (system("NODE_PATH=/usr/share/nodejs node -e 'require(\"spdx-expression-parse\")' >/dev/null 2>&1") != 0) {
+		skip("node or node-spdx-expression-parse not installed");
+		return;
+	}
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "NODE_PATH=/usr/share/nodejs node -e 'const p = require(\"spdx-expression-parse\");"
+		 " const fs = require(\"fs\"); let bad = 0, n = 0;"
+		 " for (const e of fs.readFileSync(process.argv[1], \"utf8\").split(\"\\n\")) { if (!e) continue; n++;"
+		 " try { p(e) } catch (x) { if (bad++ < 3) console.log(\"# rejected: \" + e) } }"
+		 " console.log(n + \" \" + bad)' '%s'",
+		 file);
+	FILE *p = popen(cmd, "r");
+	char line[1024];
+	size_t n = 0, bad = 0;
+	while (p && fgets(line, sizeof(line), p)) {
+		if (line[0] == '#')
+			fputs(line, stdout);
+		else
+			sscanf(line, "%zu %zu", &n, &bad);
+	}
+	if (p)
+		pclose(p);
+	ok(n == exprs_n && n > 0 && bad == 0, "spdx-expression-parse accepts all %zu expressions (%zu rejected)", n, bad);
+}
+
+/* Semantic Versioning precedence (npm, golang types) against npm's semver module. */
+static void test_semver(void)
+{
+	static const char *const pairs[][2] = {
+		{"1.0.0-rc.1", "1.0.0"},       {"1.0.0-alpha", "1.0.0-alpha.1"}, {"1.0.0-alpha.1", "1.0.0-alpha.beta"},
+		{"1.0.0-beta.2", "1.0.0-beta.11"}, {"1.0.0-rc.1", "1.0.0-beta.11"}, {"1.10.0", "1.9.0"},
+		{"2.0.0", "2.0.0-beta.2"},      {"1.0.0+build.1", "1.0.0+build.2"}, {"0.0.10", "0.0.9"},
+		{"1.2.3-x.7.z.92", "1.2.3-x.7.z.92"}, {"1.0.0-1", "1.0.0-a"},       {"10.0.0", "9.99.99"},
+	};
+	size_t n = sizeof(pairs) / sizeof(pairs[0]);
+	/* npm's own copy of the module (nodejs ships npm), else Debian's node-semver. */
+#define SEMVER_NODE "NODE_PATH=\"$(npm root -g 2>/dev/null)/npm/node_modules:/usr/share/nodejs\" node"
+	if (system(SEMVER_NODE " -e 'require(\"semver\")' >/dev/null 2>&1") != 0) {
+		skip("node or npm's semver module not installed");
+		return;
+	}
+	char cmd[4096];
+	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
+				      SEMVER_NODE " -e 'const s = require(\"semver\");"
+				      " for (let i = 1; i < process.argv.length; i += 2)"
+				      " console.log(s.compare(process.argv[i], process.argv[i + 1]))' --");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
+	FILE *p = popen(cmd, "r");
+	char line[64];
+	for (size_t i = 0; i < n; i++) {
+		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
+		int got = audit_version_cmp("npm", pairs[i][0], pairs[i][1]);
+		got = got < 0 ? -1 : got > 0;
+		int go = audit_version_cmp("golang", pairs[i][0], pairs[i][1]); /* Go modules: same rules, "v" prefix */
+		cleanup_free char *va = xasprintf("v%s", pairs[i][0]);
+		cleanup_free char *vb = xasprintf("v%s", pairs[i][1]);
+		int gov = audit_version_cmp("golang", va, vb);
+		go = go < 0 ? -1 : go > 0;
+		gov = gov < 0 ? -1 : gov > 0;
+		ok(got == want && go == want && gov == want, "semver %s vs %s: %d, semver.compare says %d", pairs[i][0],
+		   pairs[i][1], got, want);
+	}
+	if (p)
+		pclose(p);
+	/* Not semver: dpkg's order (numbers compare numerically). */
+	ok(audit_version_cmp("npm", "1.10", "1.9") > 0 && audit_version_cmp("python", "2.10.0", "2.9.1") > 0 &&
+		   audit_version_cmp("gem", "1.0", "1.0") == 0,
+	   "other versions and types: dpkg's order (1.10 after 1.9)");
+}
+
 int main(void)
 {
+	char exprs[] = "/tmp/strata-test-catalog-XXXXXX";
+	int fd = mkstemp(exprs);
+	exprs_out = fd >= 0 ? fdopen(fd, "w") : NULL;
 	test_dpkg_status();
 	test_copyrights();
 	test_normalize();
+	test_rpm_licenses();
+	if (exprs_out) {
+		fclose(exprs_out);
+		exprs_out = NULL;
+		test_expr_parser(exprs);
+		unlink(exprs);
+	}
 	test_versions();
+	test_semver();
 	return tap_done();
 }

@@ -9,31 +9,13 @@
  *  - a file that is not ELF is not captured even when it holds the magic;
  *  - a file of the Go toolchain parsed whole names the toolchain version `go version` prints
  *    (checked when both are installed). */
-#include "../../audit/audit_int.h"
+#include "catalog_test.h"
 #include "tap.h"
 
 #include <glob.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 20, n = 0;
-	char *b = xmalloc(cap);
-	size_t r;
-	while ((r = fread(b + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap)
-			b = xrealloc(b, cap *= 2);
-	}
-	fclose(f);
-	*len = n;
-	return b;
-}
 
 /* Streams buf through a fresh catalog scanner as one file in chunks of `chunk` bytes; returns the
  * captured bytes (owned, *n set) or NULL when nothing was captured. */
@@ -222,7 +204,7 @@ int main(void)
 	glob_t g = {0};
 	if (glob("/usr/lib/go-*/bin/gofmt", 0, NULL, &g) == 0 && g.gl_pathc) {
 		size_t len = 0;
-		char *b = slurp(g.gl_pathv[0], &len);
+		char *b = catalog_test_slurp(g.gl_pathv[0], &len);
 		if (b) {
 			check_binary(g.gl_pathv[0], b, len);
 			/* `go version FILE` prints "FILE: go1.19.8". */
