@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""tests/integration/lib/spdx23_check.py DOC.json SPDX_IDS.json [DEPRECATED_IDS.json] — checks an SPDX 2.3
+"""tests/integration/lib/spdx23_check.py DOC.json SPDX_IDS.json [DEPRECATED_IDS.json] [exceptions=EXC.json]
+— checks an SPDX 2.3
 JSON document against the constraints of the SPDX 2.3 specification (clauses 6 to 11, and annex D
 for license expressions) that its JSON schema encodes and the ones it cannot: required fields and
 their forms, unique SPDXIDs, relationships naming existing elements, filesAnalyzed false without a
 verification code, license expressions made of listed identifiers or declared LicenseRefs, purl
-external references. Used where the official schema is not available offline. Prints one line per
-problem; exit 1 when there is any."""
+external references; with exceptions=EXC.json (node-spdx-exceptions' index.json) every id after
+WITH must be on the SPDX exceptions list. Used where the official schema is not available offline.
+Prints one line per problem; exit 1 when there is any."""
 import json, re, sys
 
 doc = json.load(open(sys.argv[1]))
 ids = set(json.load(open(sys.argv[2])))
 # Deprecated identifiers stay on the SPDX license list (marked deprecated): still valid.
+exceptions = None
 for extra in sys.argv[3:]:
-    ids |= set(json.load(open(extra)))
+    if extra.startswith("exceptions="):
+        exceptions = set(json.load(open(extra[len("exceptions="):])))
+    else:
+        ids |= set(json.load(open(extra)))
 problems = []
 def bad(msg): problems.append(msg)
 
@@ -50,7 +56,8 @@ def check_expr(where, s):
         else:
             if not expect_term: return bad(f"{where}: two terms in a row in {s!r}")
             if after_with:
-                pass  # an exception id; the exceptions list is checked by the caller when given
+                if exceptions is not None and t not in exceptions:
+                    return bad(f"{where}: {t} is not an SPDX license exception identifier")
             else:
                 base = t[:-1] if t.endswith("+") else t
                 if base.startswith("LicenseRef-"):
