@@ -254,8 +254,8 @@ static void test_versions(void)
 static void test_rpm_licenses(void)
 {
 	static const char *const tags[] = {
-		"LGPLv2+ and LGPLv2+ with exceptions and GPLv2+ and GPLv2+ with exceptions and BSD and Inner-Net and ISC and "
-		"Public Domain and GFDL",
+		("LGPLv2+ and LGPLv2+ with exceptions and GPLv2+ and GPLv2+ with exceptions and BSD and Inner-Net and "
+		 "ISC and Public Domain and GFDL"),
 		"GPLv3+ and GPLv3+ with exceptions and GPLv2+ with exceptions and LGPLv2+ and BSD",
 		"(GPLv2+ or LGPLv3+) and BSD",
 		"GPLv2 with exceptions",
