@@ -55,4 +55,18 @@ int audit_version_cmp_apk(const char *a, const char *b);
  * (and non-semver npm/Go versions) by dpkg's order, equal strings being equal. */
 int audit_version_cmp(const char *type, const char *a, const char *b);
 
+/* Added for the file, account and configuration checks (issue 5, audit/checks.c): runs every
+ * check as one SQL query over the index (the merged image's nodes, the retrieved_file table, the
+ * image config) on its own read-only connection and calls cb once per finding, in check order.
+ * Strings are borrowed for the call. No finding carries a password hash or a secret value.
+ * Returns the number of findings, or -1 with *err on a database error. */
+struct audit_check_finding {
+	const char *check;     /* "uid0_besides_root", … */
+	const char *severity;  /* "high", "medium", "low" */
+	const char *path;      /* "/etc/passwd", or NULL (image config) */
+	int layer;             /* layer of the evidence, 0 when none (image config) */
+	const char *detail;
+};
+typedef void (*audit_check_cb)(void *ctx, const struct audit_check_finding *f);
+int audit_checks_run(struct index_db *db, audit_check_cb cb, void *ctx, struct strata_err **err);
 #endif

@@ -274,3 +274,16 @@ char *catalog_more_key(const struct catalog_pkg *p);
  * the id up to case, a known spelling, or the only id phrase is a prefix of; else NULL. Static. */
 const char *catalog_spdx_exception(const char *phrase);
 #endif
+
+/* ---- retrieved files and checks (audit/retrieved.c, audit/checks*.c, issue 5) ------------- */
+#ifndef STRATA_AUDIT_RETRIEVED_INT
+#define STRATA_AUDIT_RETRIEVED_INT
+/* The retrieved-file scanner's table entry (audit/retrieved.c). */
+struct index_scanner_ops *retrieved_new_ops(const struct audit_options *o, char **identity, struct strata_err **err);
+void retrieved_free_ops(struct index_scanner_ops *ops);
+/* Registers the checks' SQL helpers on db (audit/checks_sql.c): split(text, sep) (table-valued:
+ * columns n 1-based and part; sep default "\n"; a final empty part after a trailing separator is
+ * not returned), split_part(text, sep, n) (the n-th part, 1-based, or NULL) and
+ * fnmatch(pattern, string) (1/0, FNM_PATHNAME). */
+int checks_sql_register(struct sqlite3 *db, struct strata_err **err);
+#endif

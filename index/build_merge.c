@@ -139,6 +139,12 @@ int index_merge_views(struct index_build *b, struct strata_err **err)
 		rc = store_view(db, ins_view, ins_node, m, k, "merged", k, k == L ? &b->nodes : NULL, err);
 		if (rc < 0)
 			break;
+		/* The image's view is stored: drop its tree before building the last layer's own one,
+		 * so the two largest trees are never in memory together. */
+		if (k == L) {
+			overlay_merge_free(m);
+			m = NULL;
+		}
 		/* Layer k on its own: whiteouts shown as the files they are in the tar. */
 		struct overlay_merge *lit = overlay_merge_new(OVERLAY_MERGE_LITERAL);
 		overlay_merge_begin_layer(lit);
