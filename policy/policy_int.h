@@ -436,3 +436,10 @@ int policy_packages_verify_eval(struct policy_eval *ev, const struct policy_rule
 #define STRATA_POLICY_INTEGRITY_INT
 int integrity_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
+
+/* ---- findings/checks.json (policy/report_checks.c, issue 5) -------------------------------- */
+#ifndef STRATA_POLICY_CHECKS_INT
+#define STRATA_POLICY_CHECKS_INT
+/* audit_checks_run's findings as JSON. */
+int checks_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
+#endif

@@ -19,6 +19,7 @@ static const struct policy_report reports[] = {
 	{"sbom.spdx.json", "the packages as an SPDX 2.3 document", catalog_render_spdx},
 	{"sbom.cdx.json", "the packages as a CycloneDX 1.5 BOM", catalog_render_cdx},
 	{"findings/secrets.json", "secret findings: rule, path, layer, line, sha256 fingerprint, 4-character preview, visible or deleted", secrets_render_json},
+	{"findings/checks.json", "file, account, sshd and image-config checks: check id, severity, path, layer, detail (never a hash or secret)", checks_render_json},
 	{"attestations.json", "signatures and attestations beside the image: type, predicate type, signer key id, verified or why not, SLSA provenance", attest_render_json},
 	{"verdict", "the policy verdict in one line: pass|warn|fail, counts, reason, policy (strata mount --policy FILE; default policy otherwise)", policy_render_verdict},
 	{"report.json", "the policy evaluation in Anchore's result shape plus strata's path, layer, visible", policy_render_report_json},

@@ -12,7 +12,8 @@ static void usage_audit(FILE *f)
 	fprintf(f, "usage: strata audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] "
 		   "[--fail-on warn|fail]\n"
 		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [--trust-key "
-		   "PEM]... [-q] IMAGE|INDEX\n"
+		   "PEM]... [-q]\n"
+		   "                    [--secret-rules [+]FILE] [--secret-max-size N] IMAGE|INDEX\n"
 		   "       strata audit --show-default-policy\n");
 }
 
@@ -36,6 +37,7 @@ int cmd_audit(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"trust-key", required_argument, NULL, 'K'},
+	    TOOLS_AUDIT_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *policy = NULL, *tag = NULL, *format = "text", *idx_path = NULL;
@@ -43,7 +45,13 @@ int cmd_audit(int argc, char **argv)
 	struct overlay_select sel = {0};
 	int c;
 	optind = 1;
+	struct audit_options ao = {0};
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		int a = tools_audit_option(c, optarg, &ao);
+		if (a < 0)
+			return 2;
+		if (a > 0)
+			continue;
 		switch (c) {
 		case 'P':
 			policy = optarg;
@@ -115,7 +123,7 @@ int cmd_audit(int argc, char **argv)
 			tools_print_err(err);
 		return 2;
 	}
-	struct index_db *db = tools_open_index(argv[optind], idx_path, &sel, quiet, &err);
+	struct index_db *db = tools_open_index_audit(argv[optind], idx_path, &sel, &ao, quiet, &err);
 	if (!db) {
 		tools_print_err(err);
 		return 2;

@@ -66,6 +66,12 @@ static int build(const char *image, const struct index_build_opts *o, const stru
 struct index_db *tools_open_index(const char *arg, const char *idx_path, const struct overlay_select *sel,
 				  bool quiet, struct strata_err **err)
 {
+	return tools_open_index_audit(arg, idx_path, sel, NULL, quiet, err);
+}
+
+struct index_db *tools_open_index_audit(const char *arg, const char *idx_path, const struct overlay_select *sel,
+					const struct audit_options *ao, bool quiet, struct strata_err **err)
+{
 	struct stat st;
 	if (stat(arg, &st) < 0)
 		return strata_err_sys(err, "%s", arg), NULL;
@@ -73,7 +79,7 @@ struct index_db *tools_open_index(const char *arg, const char *idx_path, const s
 		return index_db_open(arg, err);
 	struct index_build_opts o = {.index_path = idx_path, .select = *sel};
 	struct index_summary sum;
-	if (build(arg, &o, NULL, quiet, &sum, err) < 0)
+	if (build(arg, &o, ao, quiet, &sum, err) < 0)
 		return NULL;
 	struct index_db *db = index_db_open(sum.path, err);
 	index_summary_clear(&sum);
@@ -127,6 +133,25 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+int tools_audit_option(int c, const char *arg, struct audit_options *ao)
+{
+	uint64_t v;
+	switch (c) {
+	case 'R': /* --secret-rules FILE replaces the built-in rules, +FILE extends them */
+		ao->secret_rules_extend = arg[0] == '+';
+		ao->secret_rules = arg + (arg[0] == '+');
+		return 1;
+	case 'M':
+		if (parse_u64(arg, &v) < 0 || v == 0) {
+			fprintf(stderr, "strata: --secret-max-size: expected a byte count, got '%s'\n", arg);
+			return -1;
+		}
+		ao->max_scan_size = v;
+		return 1;
+	default: return 0;
+	}
+}
+
 int cmd_index(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -135,7 +160,7 @@ int cmd_index(int argc, char **argv)
 		{"force", no_argument, NULL, 'F'},       {"allow-digest-mismatch", no_argument, NULL, 'A'},
 		{"span", required_argument, NULL, 's'},  {"jobs", required_argument, NULL, 'j'},
 		{"scanners", required_argument, NULL, 'S'},
-		{"secret-rules", required_argument, NULL, 'R'}, {"secret-max-size", required_argument, NULL, 'M'},
+		TOOLS_AUDIT_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct index_build_opts o = {0};
@@ -144,6 +169,11 @@ int cmd_index(int argc, char **argv)
 	uint64_t v;
 	int c;
 	while ((c = getopt_long(argc, argv, "qi:", longopts, NULL)) != -1) {
+		int a = tools_audit_option(c, optarg, &ao);
+		if (a < 0)
+			return 2;
+		if (a > 0)
+			continue;
 		switch (c) {
 		case 'i': o.index_path = optarg; break;
 		case 'p': o.select.platform = optarg; break;
@@ -152,17 +182,6 @@ int cmd_index(int argc, char **argv)
 		case 'F': o.force = true; break;
 		case 'A': o.allow_digest_mismatch = true; break;
 		case 'S': ao.scanners = optarg; break;
-		case 'R': /* --secret-rules FILE replaces the built-in rules, +FILE extends them */
-			ao.secret_rules_extend = optarg[0] == '+';
-			ao.secret_rules = optarg + (optarg[0] == '+');
-			break;
-		case 'M':
-			if (parse_u64(optarg, &v) < 0 || v == 0) {
-				fprintf(stderr, "strata: --secret-max-size: expected a byte count, got '%s'\n", optarg);
-				return 2;
-			}
-			ao.max_scan_size = v;
-			break;
 		case 's':
 			if (parse_u64(optarg, &v) < 0 || v < 65536) {
 				fprintf(stderr, "strata: --span: expected a byte count of at least 65536, got '%s'\n", optarg);

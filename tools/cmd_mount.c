@@ -102,7 +102,8 @@ static int mountpoint_check(const char *mnt, char **abs, struct strata_err **err
 static void usage_mount(void)
 {
 	fprintf(stderr, "usage: strata mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform OS/ARCH[/VARIANT]] "
-			"[--ref NAME] [--trust-key PEM]... [--policy FILE] IMAGE MOUNTPOINT\n");
+			"[--ref NAME] [--trust-key PEM]... [--policy FILE]\n"
+			"                    [--secret-rules [+]FILE] [--secret-max-size N] IMAGE MOUNTPOINT\n");
 }
 
 /* The child: detach, serve, report through fd. Never returns. */
@@ -176,6 +177,7 @@ int cmd_mount(int argc, char **argv)
 		{"debug", no_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
 		{"trust-key", required_argument, NULL, 'K'},
 		{"policy", required_argument, NULL, 'P'},
+		TOOLS_AUDIT_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	bool foreground = false, debug = false;
@@ -184,7 +186,13 @@ int cmd_mount(int argc, char **argv)
 	cleanup_free char *opts = NULL;
 	int c;
 	optind = 1;
+	struct audit_options ao = {0};
 	while ((c = getopt_long(argc, argv, "fdo:i:h", longopts, NULL)) != -1) {
+		int a = tools_audit_option(c, optarg, &ao);
+		if (a < 0)
+			return 2;
+		if (a > 0)
+			continue;
 		switch (c) {
 		case 'f': foreground = true; break;
 		case 'd': debug = foreground = true; break;
@@ -228,7 +236,7 @@ int cmd_mount(int argc, char **argv)
 		tools_print_err(err);
 		return 2;
 	}
-	struct index_db *db = tools_open_index(image, idx_path, &sel, false, &err);
+	struct index_db *db = tools_open_index_audit(image, idx_path, &sel, &ao, false, &err);
 	if (!db) {
 		tools_print_err(err);
 		return 2;
