@@ -11,9 +11,10 @@
 #     PermitEmptyPasswords yes, config User 1000 with a Healthcheck and an exposed port.
 # Also: the demo image shows its planted problems; no planted hash in any output or the index;
 # the policy's passwd_file gate reads the retrieved copy (works with the image gone); the
-# --secret-rules option reaches the scanners from mount and audit.
+# --secret-rules option reaches the scanners from mount and audit; the mount serves checks.json.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/mount.sh"
 need_strata
 command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
 MK=$REPO/tools/mkimage.sh
@@ -168,7 +169,14 @@ mkdir -p "$T/mnt"
 [ "$rc" = 2 ] && grep -q "secret-max-size" "$T/e3"; ok $? "strata mount --secret-max-size x: refused (exit 2)" || diag <"$T/e3"
 "$STRATA" audit -q --secret-max-size 0 "$T/bad.tar" >/dev/null 2>"$T/e4"; rc=$?
 [ "$rc" = 2 ] && grep -q "secret-max-size" "$T/e4"; ok $? "strata audit --secret-max-size 0: refused (exit 2)" || diag <"$T/e4"
-mountpoint -q "$T/mnt" && "$STRATA" umount "$T/mnt"
+
+# ---- the mount serves it ----------------------------------------------------------------------
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null && smount "$T/bad.tar" "$T/mnt2" --index "$T/bad.db" 2>"$T/em"; then
+	same_output "the mount's /.audit/findings/checks.json is strata report's" "$T/bad.json" "$T/mnt2/.audit/findings/checks.json"
+	sumount "$T/mnt2" 2>>"$T/em" || diag <"$T/em"
+else
+	skip "checks.json through the mount" "no FUSE"
+fi
 
 # ---- the demo image -------------------------------------------------------------------------
 DEMO=$REPO/build/demo/demo.tar
