@@ -287,3 +287,11 @@ void retrieved_free_ops(struct index_scanner_ops *ops);
  * fnmatch(pattern, string) (1/0, FNM_PATHNAME). */
 int checks_sql_register(struct sqlite3 *db, struct strata_err **err);
 #endif
+
+/* ---- Python version order (audit/version_pep440.c, issue 4) ------------------------------ */
+#ifndef STRATA_AUDIT_PEP440_INT
+#define STRATA_AUDIT_PEP440_INT
+/* PEP 440 order of a and b (<0, 0, >0); *parsed false (result 0) when either is not a PEP 440
+ * version, so the caller can fall back. Pure, never fails. */
+int audit_version_cmp_pep440(const char *a, const char *b, bool *parsed);
+#endif

@@ -10,7 +10,9 @@
 #     old/new versions equal `rpm -q --qf '%{EPOCH}:%{VERSION}-%{RELEASE}'` before and after.
 #  2. npm: node_modules/*/package.json whose version goes 1.0.0-rc.1 → 1.0.0 and 2.0.0 →
 #     2.0.0-beta.2: directions equal node's semver.compare (npm's own semver module).
-#  3. apk: an installed database whose package goes 1.2_rc1-r0 → 1.2-r0 (apk-tools: the
+#  3. Python: a dist-info going 2.0rc1 → 2.0 (the old one whited out) and 3.0.post1 → 3.0:
+#     directions equal packaging.version (python3-packaging, what pip uses).
+#  4. apk: an installed database whose package goes 1.2_rc1-r0 → 1.2-r0 (apk-tools: the
 #     pre-release sorts first; Debian's order would say downgrade) and 3.10-r0 → 3.9-r0.
 . "$(dirname "$0")/lib/common.sh"
 need_strata
@@ -109,7 +111,7 @@ EOF
 	ok $? "rpm: rpmvercmp, not Debian's order (dpkg would say $dpkg_says for 1.0.a-1 → 1.0.1-1)"
 fi
 
-# ---- 2 and 3. npm and apk -----------------------------------------------------------------------
+# ---- 2, 3 and 4. npm, Python and apk -----------------------------------------------------------------------
 L=$T/lang
 npmpkg() { # LAYERDIR NAME VERSION
 	mkdir -p "$1/usr/lib/node_modules/$2"
@@ -126,6 +128,16 @@ npmpkg "$L/l1" rc-pkg 1.0.0-rc.1
 npmpkg "$L/l1" beta-pkg 2.0.0
 npmpkg "$L/l2" rc-pkg 1.0.0
 npmpkg "$L/l2" beta-pkg 2.0.0-beta.2
+pydist() { # LAYERDIR NAME VERSION [OLD VERSION TO WHITE OUT]
+	local sp=$1/usr/lib/python3/dist-packages
+	mkdir -p "$sp/$2-$3.dist-info"
+	printf 'Metadata-Version: 2.1\nName: %s\nVersion: %s\n' "$2" "$3" >"$sp/$2-$3.dist-info/METADATA"
+	[ -z "${4:-}" ] || : >"$sp/.wh.$2-$4.dist-info"
+}
+pydist "$L/l1" rcpy 2.0rc1
+pydist "$L/l1" postpy 3.0.post1
+pydist "$L/l2" rcpy 2.0 2.0rc1
+pydist "$L/l2" postpy 3.0 3.0.post1
 apkdb "$L/l1" pre-apk 1.2_rc1-r0 ten-apk 3.10-r0
 apkdb "$L/l2" pre-apk 1.2-r0 ten-apk 3.9-r0
 tar -C "$L/l1" -cf "$L/l1.tar" .
@@ -149,6 +161,20 @@ else
 	grep '^npm ' "$T/lang2.txt" >"$T/npm_ours.txt"
 	same_output "npm: 1.0.0-rc.1 → 1.0.0 and 2.0.0 → 2.0.0-beta.2 as node's semver.compare says" \
 		"$T/npm_ref.txt" "$T/npm_ours.txt"
+fi
+
+if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import packaging.version' 2>/dev/null; then
+	skip "python: directions as packaging.version" "apt-get install python3-packaging"
+else
+	: >"$T/py_ref.txt"
+	for ov in "rcpy 2.0rc1 2.0" "postpy 3.0.post1 3.0"; do
+		set -- $ov
+		c=$(/usr/bin/python3 -c 'import sys; from packaging.version import Version as V; a, b = V(sys.argv[1]), V(sys.argv[2]); print((a > b) - (a < b))' "$2" "$3")
+		echo "python $1 $(direction "$c") $2 $3" >>"$T/py_ref.txt"
+	done
+	LC_ALL=C sort -o "$T/py_ref.txt" "$T/py_ref.txt"
+	grep '^python ' "$T/lang2.txt" >"$T/py_ours.txt"
+	same_output "python: 2.0rc1 → 2.0 and 3.0.post1 → 3.0 as packaging.version says" "$T/py_ref.txt" "$T/py_ours.txt"
 fi
 
 # apk-tools is not packaged for Debian: the expected directions are apk's documented order

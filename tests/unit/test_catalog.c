@@ -6,7 +6,8 @@
  *  - Debian's documented short names (DEP-5 spec, section "License short name") map to the SPDX
  *    spellings the SPDX list defines;
  *  - the Debian version order against `dpkg --compare-versions`;
- *  - the npm / Go (semver) version order against node's semver.compare (npm's own module). */
+ *  - the npm / Go (semver) version order against node's semver.compare (npm's own module);
+ *  - the Python (PEP 440) version order against packaging.version (python3-packaging). */
 #include "catalog_test.h"
 #include "tap.h"
 
@@ -364,6 +365,43 @@ static void test_semver(void)
 	   "other versions and types: dpkg's order (1.10 after 1.9)");
 }
 
+/* PEP 440 (python type) against the packaging module (Debian's python3-packaging, what pip uses). */
+static void test_pep440(void)
+{
+	static const char *const pairs[][2] = {
+		{"1.0.dev1", "1.0a1"},      {"1.0a1", "1.0b2"},           {"1.0b2", "1.0rc1"},
+		{"1.0rc1", "1.0"},          {"1.0", "1.0.post1"},         {"1.0.post1", "1.1"},
+		{"1.0", "1.0.0"},           {"1!0.1", "2.0"},             {"1.0+local.1", "1.0"},
+		{"1.0+abc", "1.0+1"},       {"1.0a1.dev1", "1.0a1"},      {"1.0.post1.dev1", "1.0.post1"},
+		{"1.0-1", "1.0.post1"},     {"1.0RC1", "1.0rc1"},         {"v1.2", "1.2"},
+		{"1.0alpha1", "1.0a1"},     {"2.10", "2.9"},              {"1.0c1", "1.0rc1"},
+		{"1.0.0.0.1", "1.0"},       {"1.0+ubuntu.2", "1.0+ubuntu.10"}, {"1.0.dev1", "1.0.post1.dev1"},
+		{"1.0a", "1.0a0"},          {"1.0-r2", "1.0.post2"},      {"0.9.99", "1.0.dev0"},
+	};
+	size_t n = sizeof(pairs) / sizeof(pairs[0]);
+	if (system("/usr/bin/python3 -c 'import packaging.version' >/dev/null 2>&1") != 0) {
+		skip("python3-packaging not installed");
+		return;
+	}
+	char cmd[4096];
+	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
+				      "/usr/bin/python3 -c 'import sys; from packaging.version import Version as V\n"
+				      "a = sys.argv[1:]\nfor x, y in zip(a[::2], a[1::2]): print((V(x) > V(y)) - (V(x) < V(y)))'");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
+	FILE *p = popen(cmd, "r");
+	char line[64];
+	for (size_t i = 0; i < n; i++) {
+		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
+		int got = audit_version_cmp("python", pairs[i][0], pairs[i][1]);
+		got = got < 0 ? -1 : got > 0;
+		ok(got == want, "PEP 440 %s vs %s: %d, packaging.version says %d", pairs[i][0], pairs[i][1], got, want);
+	}
+	if (p)
+		pclose(p);
+	ok(audit_version_cmp("python", "2.0-custom-build", "2.0") > 0, "not PEP 440: dpkg's order");
+}
+
 int main(void)
 {
 	char exprs[] = "/tmp/strata-test-catalog-XXXXXX";
@@ -381,5 +419,6 @@ int main(void)
 	}
 	test_versions();
 	test_semver();
+	test_pep440();
 	return tap_done();
 }
