@@ -183,6 +183,8 @@ struct secret_hit {
 	const struct secret_rule *rule;
 	uint64_t line;          /* 1-based line of the secret's first byte */
 	uint64_t column;        /* 1-based byte column */
+	uint64_t offset;        /* byte offset of the secret's first byte in the file */
+	uint64_t length;        /* the secret's length in bytes (to mask it in config text) */
 	char fingerprint[65];   /* sha256 hex of the secret */
 	char preview[16];       /* first 4 bytes (non-printable as '?') + "…" */
 };

@@ -36,6 +36,7 @@ struct secrets_row {
 	int64_t entry; /* -1: none (image config) */
 	char *path;
 	uint64_t line, column;
+	uint64_t offset, length; /* where the secret is in the file (config text is masked with it) */
 	char fingerprint[65];
 	char preview[16];
 };
@@ -137,6 +138,8 @@ static void secrets_file_end(void *state)
 		r->path = xstrdup(sl->path);
 		r->line = hits[i].line;
 		r->column = hits[i].column;
+		r->offset = hits[i].offset;
+		r->length = hits[i].length;
 		memcpy(r->fingerprint, hits[i].fingerprint, sizeof(r->fingerprint));
 		memcpy(r->preview, hits[i].preview, sizeof(r->preview));
 	}
@@ -223,15 +226,46 @@ static int secrets_init(void *ctx, void *sqlite_db, struct strata_err **err)
 	return 0;
 }
 
-/* Scans one piece of config text as a file named path; its findings get line = line. */
-static void secrets_config_text(struct secrets_layer *sl, const char *path, const char *text, uint64_t line)
+/* Masks in text (len bytes, changed in place) the part of every secret of v[from..to) that lies in
+ * it, text being the bytes at offset shift of the scanned file: a secret keeps its first 4 bytes
+ * when they are printable ASCII (as the finding's preview shows them) and the rest becomes '*';
+ * a UTF-8 sequence cut by the mask is masked whole, so the text stays valid UTF-8. Returns
+ * whether text changed. */
+static bool secrets_mask(char *text, size_t len, uint64_t shift, const struct secrets_row *v, size_t from, size_t to)
 {
-	size_t before = sl->n;
+	bool changed = false;
+	for (size_t i = from; i < to; i++) {
+		if (v[i].offset + v[i].length <= shift || v[i].offset >= shift + len)
+			continue;
+		size_t a = v[i].offset > shift ? (size_t)(v[i].offset - shift) : 0;
+		size_t e = (size_t)(v[i].offset + v[i].length - shift);
+		if (e > len)
+			e = len;
+		for (int k = 0; k < 4 && v[i].offset >= shift && a < e && text[a] > 0x20 && text[a] < 0x7f; k++)
+			a++;
+		while (a > 0 && ((unsigned char)text[a] & 0xc0) == 0x80)
+			a--;
+		while (e < len && ((unsigned char)text[e] & 0xc0) == 0x80)
+			e++;
+		for (; a < e; a++) {
+			text[a] = '*';
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+/* Scans one piece of config text as a file named path (its findings get line = line) and masks
+ * the secrets found in it, in place. Returns whether text changed. */
+static bool secrets_config_text(struct secrets_layer *sl, const char *path, char *text, uint64_t line)
+{
+	size_t before = sl->n, len = strlen(text);
 	secrets_start(sl, -1, path);
-	secrets_stream_feed(sl->stream, text, strlen(text));
+	secrets_stream_feed(sl->stream, text, len);
 	secrets_file_end(sl);
 	for (size_t i = before; i < sl->n; i++)
 		sl->v[i].line = line;
+	return secrets_mask(text, len, 0, sl->v, before, sl->n);
 }
 
 /* Joins a JSON array of strings with spaces (owned), or NULL when it is not one. */
@@ -252,7 +286,88 @@ static char *secrets_join(const json_t *a)
 	return s;
 }
 
-/* The image config's text: Env, Labels, Cmd, Entrypoint and history created_by. */
+/* A JSON string of n bytes of s; a run of '*' if they are not UTF-8 (never the clear bytes). */
+static json_t *secrets_masked_string(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	cleanup_free char *stars = xcalloc(1, n + 1);
+	memset(stars, '*', n);
+	return json_stringn(stars, n);
+}
+
+/* Scans a config string (masked in place in the JSON when a secret is found). */
+static bool secrets_config_string(struct secrets_layer *sl, const char *path, json_t *str, uint64_t line,
+				  json_t *parent_array, size_t index, json_t *parent_object, const char *key)
+{
+	cleanup_free char *t = xstrdup(json_string_value(str));
+	if (!secrets_config_text(sl, path, t, line))
+		return false;
+	json_t *m = secrets_masked_string(t, strlen(t));
+	if (parent_array)
+		json_array_set_new(parent_array, index, m);
+	else
+		json_object_set_new(parent_object, key, m);
+	return true;
+}
+
+/* Labels, scanned as "key=value" lines; a secret in a key or value is masked there (the object is
+ * rebuilt in order when anything changed). */
+static bool secrets_config_labels(struct secrets_layer *sl, json_t *cc)
+{
+	json_t *labels = json_object_get(cc, "Labels");
+	if (!json_is_object(labels))
+		return false;
+	json_t *out = json_object();
+	bool changed = false;
+	const char *k;
+	json_t *v;
+	size_t li = 0;
+	json_object_foreach(labels, k, v) {
+		const char *val = json_string_value(v);
+		cleanup_free char *kv = xasprintf("%s=%s", k, val ? val : "");
+		if (secrets_config_text(sl, "image-config:Labels", kv, ++li) && val) {
+			changed = true;
+			size_t kl = strlen(k);
+			kv[kl] = '\0';
+			json_t *mv = secrets_masked_string(kv + kl + 1, strlen(kv + kl + 1));
+			json_t *mk = secrets_masked_string(kv, kl);
+			json_object_set_new(out, json_string_value(mk), mv);
+			json_decref(mk);
+		} else {
+			json_object_set(out, k, v);
+		}
+	}
+	if (changed)
+		json_object_set_new(cc, "Labels", out);
+	else
+		json_decref(out);
+	return changed;
+}
+
+/* Cmd or Entrypoint, scanned as one line (the words joined by spaces); masked word by word. */
+static bool secrets_config_words(struct secrets_layer *sl, json_t *cc, const char *name)
+{
+	json_t *a = json_object_get(cc, name);
+	cleanup_free char *t = secrets_join(a);
+	cleanup_free char *path = xasprintf("image-config:%s", name);
+	if (!t || !secrets_config_text(sl, path, t, 1))
+		return false;
+	size_t pos = 0;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *w = json_string_value(json_array_get(a, i));
+		size_t wl = w ? strlen(w) : 0;
+		if (w && memcmp(w, t + pos, wl) != 0)
+			json_array_set_new(a, i, secrets_masked_string(t + pos, wl));
+		pos += wl + 1;
+	}
+	return true;
+}
+
+/* The image config's text: Env, Labels, Cmd, Entrypoint and history created_by. Every secret
+ * found there is also masked in the index's copy of the config (image.config), which image.json,
+ * layers.tsv and the dockerfile gate read: the index never holds a secret in clear. */
 static int secrets_scan_config(const struct secrets_ctx *c, sqlite3 *db, struct strata_err **err)
 {
 	sqlite3_stmt *st = NULL;
@@ -269,34 +384,38 @@ static int secrets_scan_config(const struct secrets_ctx *c, sqlite3 *db, struct 
 		json_decref(cfg);
 		return strata_err_set(err, STRATA_EIO, "secrets: cannot allocate a scanner for the image config");
 	}
-	const json_t *cc = json_object_get(cfg, "config");
-	const json_t *env = json_object_get(cc, "Env");
+	bool changed = false;
+	json_t *cc = json_object_get(cfg, "config");
+	json_t *env = json_object_get(cc, "Env");
 	for (size_t i = 0; i < json_array_size(env); i++)
-		if (json_string_value(json_array_get(env, i)))
-			secrets_config_text(sl, "image-config:Env", json_string_value(json_array_get(env, i)), i + 1);
-	const char *k;
-	const json_t *v;
-	size_t li = 0;
-	json_object_foreach((json_t *)json_object_get(cc, "Labels"), k, v) {
-		cleanup_free char *kv = xasprintf("%s=%s", k, json_string_value(v) ? json_string_value(v) : "");
-		secrets_config_text(sl, "image-config:Labels", kv, ++li);
-	}
-	static const char *const arrays[] = {"Cmd", "Entrypoint"};
-	for (size_t a = 0; a < 2; a++) {
-		cleanup_free char *t = secrets_join(json_object_get(cc, arrays[a]));
-		cleanup_free char *path = xasprintf("image-config:%s", arrays[a]);
-		if (t)
-			secrets_config_text(sl, path, t, 1);
-	}
-	const json_t *hist = json_object_get(cfg, "history");
+		if (json_is_string(json_array_get(env, i)))
+			changed |= secrets_config_string(sl, "image-config:Env", json_array_get(env, i), i + 1, env, i,
+							 NULL, NULL);
+	changed |= secrets_config_labels(sl, cc);
+	changed |= secrets_config_words(sl, cc, "Cmd");
+	changed |= secrets_config_words(sl, cc, "Entrypoint");
+	json_t *hist = json_object_get(cfg, "history");
 	for (size_t i = 0; i < json_array_size(hist); i++) {
-		const char *cb = json_string_value(json_object_get(json_array_get(hist, i), "created_by"));
-		if (cb)
-			secrets_config_text(sl, "image-config:history", cb, i + 1);
+		json_t *h = json_array_get(hist, i), *cb = json_object_get(h, "created_by");
+		if (json_is_string(cb))
+			changed |= secrets_config_string(sl, "image-config:history", cb, i + 1, NULL, 0, h, "created_by");
 	}
-	json_decref(cfg);
 	int rc = secrets_store(sl, db, err);
 	secrets_layer_free(sl);
+	if (rc == 0 && changed) {
+		cleanup_free char *text = json_dumps(cfg, JSON_COMPACT);
+		/* secure_delete: the overwritten clear text must not stay behind in a free page. */
+		if (!text || sqlite3_exec(db, "PRAGMA secure_delete = ON", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, "UPDATE image SET config = ?1", -1, &st, NULL) != SQLITE_OK)
+			rc = strata_err_set(err, STRATA_EIO, "secrets: masking the config: %s", sqlite3_errmsg(db));
+		else {
+			sqlite3_bind_blob(st, 1, text, (int)strlen(text), SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = strata_err_set(err, STRATA_EIO, "secrets: masking the config: %s", sqlite3_errmsg(db));
+			sqlite3_finalize(st);
+		}
+	}
+	json_decref(cfg);
 	return rc;
 }
 

@@ -221,6 +221,8 @@ static void secrets_record(struct secrets_stream *s, const struct secret_rule *r
 		}
 	h->line = s->base_line + lines;
 	h->column = last_nl == SIZE_MAX ? s->base + gs - s->base_lstart + 1 : gs - last_nl;
+	h->offset = s->base + gs;
+	h->length = n;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	if (!EVP_Digest(sec, n, md, &mdlen, EVP_sha256(), NULL))

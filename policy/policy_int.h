@@ -42,9 +42,6 @@ bool forensics_has_column(sqlite3 *c, const char *table, const char *column);
 const char *forensics_secret_table(sqlite3 *c, const char **rule_col, bool *by_entry, const char **entry_col);
 /* Secret rules that hit entry (layer, path, id), comma-separated (owned, "" when none or no table). */
 char *forensics_secret_rules(sqlite3 *c, int64_t entry_id, int layer, const char *path);
-/* Hook where history lines and other config text get their secrets masked (issue 5's masking
- * applies here once it exists). Owned result. */
-char *forensics_mask_secrets(sqlite3 *c, const char *text);
 
 /* Renderers (registered in policy/report.c). */
 int forensics_render_ghosts(struct index_db *db, char **out, size_t *len, struct strata_err **err);

@@ -145,14 +145,6 @@ char *forensics_secret_rules(sqlite3 *c, int64_t entry_id, int layer, const char
 	return xstrdup("");
 }
 
-char *forensics_mask_secrets(sqlite3 *c, const char *text)
-{
-	/* Hook: the secret scanner (issue 5) masks secrets in config text; until it offers a masking
-	 * function to policy/, the text is returned as it is. */
-	(void)c;
-	return xstrdup(text ? text : "");
-}
-
 /* ---- ghosts ------------------------------------------------------------------------------- */
 
 struct ghost_ctx {
