@@ -455,7 +455,7 @@ struct index_scanner_ops *secrets_new_ops(const struct audit_options *o, char **
 		return NULL;
 	}
 	c->max_size = o->max_scan_size ? o->max_scan_size : SECRETS_DEFAULT_MAX;
-	*identity = xasprintf("%s\nmax %llu\nstats 2\n", secrets_engine_rules(c->engine)->identity,
+	*identity = xasprintf("%s\nmax %llu\nstats 2\nconfig masked 1\n", secrets_engine_rules(c->engine)->identity,
 			      (unsigned long long)c->max_size);
 	c->ops = (struct index_scanner_ops){
 		.init = secrets_init,
