@@ -40,7 +40,8 @@
 	" FROM pw LEFT JOIN sh ON sh.name = pw.name)"
 #define WITH_ACCOUNTS "WITH " CTE_ACCOUNTS " "
 
-/* sshd_config lines with Include expanded: ord sorts them in sshd's reading order. */
+/* sshd_config lines with Include expanded: ord sorts them in sshd's reading order (char(1) joins
+ * the parts, so "a.conf" sorts before "a.conf.conf" as glob(3) returns them). */
 #define SSHD_T "trim(replace(replace(l.part, char(9), ' '), char(13), ''))"
 #define SSHD_KW "lower(split_part(replace(" SSHD_T ", '=', ' ') || ' ', ' ', 1))"
 #define SSHD_VAL "trim(substr(" SSHD_T ", length(" SSHD_KW ") + 1), ' =')"
@@ -50,7 +51,7 @@
 	" SELECT printf('%08d', l.n), 0, rf.path, rf.layer, l.n, " SSHD_KW ", " SSHD_VAL               \
 	" FROM rf, split(rf.content, char(10)) l WHERE rf.path = '/etc/ssh/sshd_config'"              \
 	" UNION ALL"                                                                                  \
-	" SELECT ln.ord || '>' || printf('%04d', g.n) || f.path || '>' || printf('%08d', l.n),"      \
+	" SELECT ln.ord || char(1) || printf('%04d', g.n) || f.path || char(1) || printf('%08d', l.n),"      \
 	" ln.depth + 1, f.path, f.layer, l.n, " SSHD_KW ", " SSHD_VAL                                  \
 	" FROM ln, split(ln.val, ' ') g, rf f, split(f.content, char(10)) l"                          \
 	" WHERE ln.kw = 'include' AND ln.depth < 8 AND g.part <> ''"                                  \

@@ -62,6 +62,8 @@ printf 'root:x:0:0:root:/root:/bin/bash\napp:x:1000:1000::/home/app:/bin/bash\ns
 printf 'root:*:19000:0:99999:7:::\napp:!:19000:0:99999:7:::\nsvc:%s:19000:0:99999:7:::\n' "$HASH" >"$G/1/etc/shadow"
 printf 'PermitRootLogin no\nInclude sshd_config.d/*.conf\nMatch User app\n\tPermitEmptyPasswords yes\n\tPasswordAuthentication yes\n' >"$G/1/etc/ssh/sshd_config"
 printf 'PermitRootLogin yes\n' >"$G/1/etc/ssh/sshd_config.d/50-cloud.conf"
+printf 'PasswordAuthentication no\n' >"$G/1/etc/ssh/sshd_config.d/a.conf" # read before a.conf.conf
+printf 'PasswordAuthentication yes\n' >"$G/1/etc/ssh/sshd_config.d/a.conf.conf"
 chmod 1777 "$G/1/tmp"
 tar --owner=0 --group=0 --mtime=@0 -C "$G/1" -cf "$G/L1.tar" ./etc ./tmp
 tar --owner=1000 --group=1000 --mtime=@0 -C "$G/1" -cf "$G/L2.tar" ./home
@@ -115,7 +117,7 @@ fires bad duplicate_uid /etc/passwd "uid 0 is shared by 2 accounts: root, toor";
 both sshd_permit_root_login "only in the Include'd sshd_config.d/10-root.conf" /etc/ssh/sshd_config.d/10-root.conf "PermitRootLogin yes (line 1 of /etc/ssh/sshd_config.d/10-root.conf)"
 both sshd_permit_empty_passwords "in the main file" /etc/ssh/sshd_config "PermitEmptyPasswords yes (line 4"
 [ "$(count bad sshd_password_authentication)" = 0 ]; ok $? "sshd_password_authentication: 'no' does not fire"
-[ "$(count good sshd_password_authentication)" = 0 ]; ok $? "sshd: values inside a Match block do not fire"
+[ "$(count good sshd_password_authentication)" = 0 ]; ok $? "sshd: values inside a Match block do not fire; of two Include'd files the first in glob order wins"
 both runs_as_root "config without User" "" "sets no User"
 both no_healthcheck "config without Healthcheck" "" "no Healthcheck"
 fires good exposed_port "" "port 8080/tcp exposed"; ok $? "exposed_port fires: 8080/tcp"
