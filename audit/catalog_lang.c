@@ -40,6 +40,9 @@ int catalog_apk_installed(struct catalog_set *s, const char *buf, size_t len, co
 		cleanup_free char *v = xstrndup(line + 2, ll - 2);
 		char k = line[0];
 		if (k == 'P') {
+			p = NULL; /* "P:" alone (or a NUL first): no name, not a package (found by fuzzing) */
+			if (!v[0])
+				continue;
 			p = catalog_set_add(s, "apk", v);
 			p->path = xstrdup(path);
 			free(dir);
