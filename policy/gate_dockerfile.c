@@ -32,13 +32,17 @@ static int df_eval_effective_user(struct policy_eval *ev, const struct policy_ru
 		free(user);
 		user = xstrdup("root");
 	}
-	char *colon = strchr(user, ':');
-	if (colon && colon != user)
-		*colon = '\0';
+	/* Anchore compares (and prints) the USER value as written ("app:app"); strata also accepts the
+	 * user part alone in the list. */
 	const char *users = policy_rule_param(r, "users");
 	const char *type = policy_rule_param(r, "type");
-	bool allow = type && strcasecmp(type, "allowlist") == 0;
+	bool allow = type && (strcasecmp(type, "allowlist") == 0 || strcasecmp(type, "whitelist") == 0);
 	bool listed = policy_list_has(users ? users : "", user, false);
+	char *colon = strchr(user, ':');
+	if (!listed && colon && colon != user) {
+		cleanup_free char *part = xstrndup(user, (size_t)(colon - user));
+		listed = policy_list_has(users ? users : "", part, false);
+	}
 	const char *msg = NULL;
 	cleanup_free char *text = NULL;
 	if (allow && !listed)
@@ -46,7 +50,7 @@ static int df_eval_effective_user(struct policy_eval *ev, const struct policy_ru
 		    xasprintf("User %s found as effective user, which is not on the allowed list", user);
 	else if (!allow && listed)
 		msg = text =
-		    xasprintf("User %s found as effective user, which is explicity not allowed list", user);
+		    xasprintf("User %s found as effective user, which is explicity not allowed", user);
 	if (msg) {
 		const struct policy_match m = {.message = msg, .visible = -1};
 		policy_eval_fire(ev, r, &m);
@@ -78,11 +82,13 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 	}
 	const char *ports = policy_rule_param(r, "ports");
 	const char *type = policy_rule_param(r, "type");
-	bool allow = type && strcasecmp(type, "allowlist") == 0;
+	bool allow = type && (strcasecmp(type, "allowlist") == 0 || strcasecmp(type, "whitelist") == 0);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 0);
 		if (!key)
 			continue;
+		/* Compared by number ("22/tcp" is port 22); printed as exposed ("22/tcp"), as Anchore
+		 * prints the EXPOSE token that matched. */
 		cleanup_free char *port = xstrdup(key);
 		char *slash = strchr(port, '/');
 		if (slash)
@@ -90,12 +96,11 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 		bool listed = policy_list_has(ports ? ports : "", port, false);
 		if (allow && !listed) {
 			cleanup_free char *msg = xasprintf(
-			    "Dockerfile exposes port (%s) which is not in policy file ALLOWEDPORTS list",
-			    port);
+			    "Dockerfile exposes port (%s) which is not in policy file ALLOWEDPORTS list", key);
 			df_fire(ev, r, msg);
 		} else if (!allow && listed) {
 			cleanup_free char *msg = xasprintf(
-			    "Dockerfile exposes port (%s) which is in policy file DENIEDPORTS list", port);
+			    "Dockerfile exposes port (%s) which is in policy file DENIEDPORTS list", key);
 			df_fire(ev, r, msg);
 		}
 	}
@@ -140,7 +145,7 @@ static int df_eval_no_dockerfile(struct policy_eval *ev, const struct policy_rul
 
 static const struct policy_param_def df_ports_params[] = {
     {"ports", POLICY_PARAM_LIST, true, NULL, NULL},
-    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist", NULL},
+    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist|whitelist|blacklist", NULL},
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
@@ -150,7 +155,7 @@ static const struct policy_param_def df_no_params[] = {
 
 static const struct policy_param_def df_user_params[] = {
     {"users", POLICY_PARAM_LIST, true, NULL, NULL},
-    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist", NULL},
+    {"type", POLICY_PARAM_ENUM, true, "allowlist|denylist|whitelist|blacklist", NULL},
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 

@@ -42,12 +42,19 @@ static int files_fire_rows(struct policy_eval *ev, const struct policy_rule *r, 
 	"SELECT '/' || ltrim(n.path, '/'), e.mode, e.layer FROM node n JOIN entry e ON e.id = n.data_entry" \
 	" WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND "
 
-/* suid_or_guid_set: fires per regular file of the image with S_ISUID or S_ISGID (Anchore's text). */
+/* suid_or_guid_set: fires per path of the image (any type, as Anchore: setgid directories too) with
+ * S_ISUID or S_ISGID. Anchore's text prints Python's oct() of the whole st_mode, file type bits
+ * included ("0o104755" for a setuid regular file). */
 static int files_eval_suid(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
 {
-	return files_fire_rows(ev, r,
-			       FILES_MERGED_SQL "n.type = 'file' AND (e.mode & 3072) != 0 ORDER BY n.path",
-			       "SUID or SGID found set on file %s. Mode: 0o%llo", err);
+	return files_fire_rows(
+	    ev, r,
+	    "SELECT '/' || ltrim(n.path, '/'), (e.mode & 4095) | CASE n.type WHEN 'file' THEN 32768"
+	    " WHEN 'dir' THEN 16384 WHEN 'symlink' THEN 40960 WHEN 'chardev' THEN 8192 WHEN 'blockdev' THEN 24576"
+	    " WHEN 'fifo' THEN 4096 WHEN 'socket' THEN 49152 ELSE 0 END, e.layer"
+	    " FROM node n JOIN entry e ON e.id = n.data_entry WHERE n.view = (SELECT layers FROM image WHERE id = 1)"
+	    " AND (e.mode & 3072) != 0 ORDER BY n.path",
+	    "SUID or SGID found set on file %s. Mode: 0o%llo", err);
 }
 
 /* world_writable: fires per file or directory writable by others (no sticky bit on directories). */

@@ -26,8 +26,9 @@ static int rf_eval_not_available(struct policy_eval *ev, const struct policy_rul
 	if (have < 0)
 		return -1;
 	if (have == 0) {
-		cleanup_free char *msg = xasprintf("Cannot locate file in the image: %s", path);
-		const struct policy_match m = {.message = msg, .path = path, .visible = -1};
+		/* Anchore's fixed text (no path: its trigger id is the same for every path). */
+		const struct policy_match m = {.message = "Cannot locate file in the image analysis", .path = path,
+					       .visible = -1};
 		policy_eval_fire(ev, r, &m);
 	}
 	return 0;

@@ -85,7 +85,12 @@ void policy_eval_fire(struct policy_eval *ev, const struct policy_rule *rule, co
 	f->gate = xstrdup(rule->gate);
 	f->trigger = xstrdup(rule->trigger);
 	f->message = xstrdup(msg);
-	f->trigger_id = m->trigger_id ? xstrdup(m->trigger_id) : eval_md5_hex(rule->gate, rule->trigger, msg);
+	/* Anchore (anchore-engine) hashes its own trigger name: for a trigger the table gives an older
+	 * alias ("blacklist" for "denylist"), that alias is anchore-engine's name. */
+	const struct policy_gate_def *gd = policy_gate_find(rule->gate);
+	const struct policy_trigger_def *td = gd ? policy_trigger_find(gd, rule->trigger) : NULL;
+	const char *tname = td && td->alias ? td->alias : rule->trigger;
+	f->trigger_id = m->trigger_id ? xstrdup(m->trigger_id) : eval_md5_hex(rule->gate, tname, msg);
 	f->rule_id = xstrdup(rule->id);
 	f->policy_id = xstrdup(ev->policy_id ? ev->policy_id : "");
 	f->path = eval_dup(m->path);

@@ -42,7 +42,7 @@ has bad 'root-login+file:///etc/ssh/sshd_config'; ok $? "content_regex match fir
 ! has good 'root-login+file:///etc/ssh/sshd_config'; ok $? "content_regex match does not fire on 'PermitRootLogin no' and a commented line"
 has bad 'no-explicit-no+file:///etc/ssh/sshd_config'; ok $? "content_regex no_match fires when no line says PermitRootLogin no"
 ! has good 'no-explicit-no+file:///etc/ssh/sshd_config'; ok $? "content_regex no_match does not fire when a line matches"
-has bad 'Cannot locate file in the image: /etc/motd'; ok $? "content_not_available fires for a missing file"
+has bad 'Cannot locate file in the image analysis'; ok $? "content_not_available fires for a missing file"
 has bad 'Account toor in /etc/passwd has uid 0'; ok $? "uid0_besides_root fires for toor"
 ! has good 'has uid 0'; ok $? "uid0_besides_root does not fire for root alone"
 ! has bad "Cannot locate /etc/passwd"; ok $? "passwd_file content_not_available does not fire when /etc/passwd exists"

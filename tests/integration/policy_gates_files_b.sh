@@ -67,9 +67,9 @@ expect() {
 	fi
 }
 
-expect "suid_or_guid_set fires for the setuid and the setgid file only" \
-"SUID or SGID found set on file /usr/bin/su. Mode: 0o4755
-SUID or SGID found set on file /usr/bin/wall. Mode: 0o2755" "$T/root.db" files suid_or_guid_set
+expect "suid_or_guid_set fires for the setuid and the setgid file only (mode with the file type bits, as Anchore prints it)" \
+"SUID or SGID found set on file /usr/bin/su. Mode: 0o104755
+SUID or SGID found set on file /usr/bin/wall. Mode: 0o102755" "$T/root.db" files suid_or_guid_set
 expect "world_writable fires for /srv/drop and /etc/open.conf, not sticky /tmp or the symlink" \
 "World-writable file or directory found: /etc/open.conf. Mode: 0o666
 World-writable file or directory found: /srv/drop. Mode: 0o777" "$T/root.db" files world_writable
@@ -78,7 +78,7 @@ expect "name_match fires for the matching path" \
 	"$T/root.db" files name_match 'regex=/su$'
 expect "name_match does not fire without a matching path" "" "$T/root.db" files name_match 'regex=xmrig$'
 expect "effective_user denylist root fires on an empty User (root)" \
-"User root found as effective user, which is explicity not allowed list" \
+"User root found as effective user, which is explicity not allowed" \
 	"$T/root.db" dockerfile effective_user users=root type=denylist
 expect "effective_user denylist root does not fire on User 1000" "" "$T/u1000.db" dockerfile effective_user \
 	users=root type=denylist
@@ -92,12 +92,12 @@ expect "device_outside_dev fires for /srv/null, not /dev/null" \
 expect "unowned_uid fires for the uid-4242 file only (root and the rest are uid 0)" \
 	"File /home/ghost is owned by uid 4242, which has no account in /etc/passwd" "$T/root.db" files unowned_uid
 expect "exposed_ports denylist 22 fires on the image exposing 22/tcp" \
-"Dockerfile exposes port (22) which is in policy file DENIEDPORTS list" \
+"Dockerfile exposes port (22/tcp) which is in policy file DENIEDPORTS list" \
 	"$T/u1000.db" dockerfile exposed_ports ports=22,23 type=denylist
 expect "exposed_ports denylist 22 does not fire on the image exposing nothing" "" \
 	"$T/root.db" dockerfile exposed_ports ports=22 type=denylist
 expect "exposed_ports allowlist 8080 fires for 22 only" \
-"Dockerfile exposes port (22) which is not in policy file ALLOWEDPORTS list" \
+"Dockerfile exposes port (22/tcp) which is not in policy file ALLOWEDPORTS list" \
 	"$T/u1000.db" dockerfile exposed_ports ports=8080 type=allowlist
 expect "no_healthcheck fires without a Healthcheck" "Image config has no HEALTHCHECK" \
 	"$T/root.db" dockerfile no_healthcheck

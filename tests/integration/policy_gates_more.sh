@@ -1,0 +1,101 @@
+#!/bin/bash
+# tests/integration/policy_gates_more.sh — issue 6's passwd_file denylist triggers (and their
+# blacklist_* aliases) and trigger ids pinned against Anchore's message templates, end to end with
+# `strata audit --policy FILE --format json`: an image made by tools/mkimage.sh from a real tar
+# layer (an /etc/passwd, a setuid file). Expected trigger ids are computed here with md5sum over
+# gate + Anchore's trigger name + the message written from Anchore's template by hand.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib/common.sh"
+need_strata
+command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
+
+mkdir -p "$T/l1/etc" "$T/l1/usr/bin"
+printf 'root:x:0:0:root:/root:/bin/bash\napp:x:1000:1000::/home/app:/bin/sh\n  svc:*:998:55:Service:/srv:/usr/sbin/nologin  \n' >"$T/l1/etc/passwd"
+printf 'x\n' >"$T/l1/usr/bin/su"; chmod 4755 "$T/l1/usr/bin/su"
+tar --owner=0 --group=0 --mtime=@0 -C "$T/l1" -cf "$T/L1.tar" .
+bash "$REPO/tools/mkimage.sh" --form docker -o "$T/img.tar" "$T/L1.tar" >/dev/null 2>"$T/mk.err" ||
+	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
+"$STRATA" index -q --index "$T/img.db" "$T/img.tar" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
+
+# audit GATE TRIGGER [NAME=VALUE]...: "trigger_id<TAB>message" of that rule's findings, sorted.
+audit() {
+	local gate=$1 trig=$2 params='[]' kv
+	shift 2
+	for kv in "$@"; do
+		params=$(jq -c --arg n "${kv%%=*}" --arg v "${kv#*=}" '. + [{name: $n, value: $v}]' <<<"$params")
+	done
+	jq -n --arg g "$gate" --arg t "$trig" --argjson p "$params" '{id: "t", version: "1_0",
+		policies: [{id: "p", version: "1_0", rules: [{id: "r", gate: $g, trigger: $t, action: "WARN", params: $p}]}],
+		mappings: [{id: "m", name: "all", registry: "*", repository: "*", image: {type: "tag", value: "*"}, policy_ids: ["p"]}]}' >"$T/bundle.json"
+	"$STRATA" audit --policy "$T/bundle.json" --format json "$T/img.db" >"$T/audit.json" 2>"$T/audit.err"
+	echo $? >"$T/rc"
+	jq -r '.. | objects | select(has("rows")) | .rows[] | "\(.[2])\t\(.[5])"' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
+}
+# messages NAME EXPECTED GATE TRIGGER PARAMS...: ok when the findings' messages are exactly EXPECTED.
+messages() {
+	local name=$1 want=$2
+	shift 2
+	audit "$@" | cut -f2 | LC_ALL=C sort >"$T/got.txt"
+	if [ "$(cat "$T/got.txt")" = "$want" ] && [ "$(cat "$T/rc")" != 2 ]; then pass "$name"; else
+		fail "$name (exit $(cat "$T/rc"))"
+		cat "$T/got.txt" "$T/audit.err" | head -8 | diag
+	fi
+}
+# pinned NAME GATE ANCHORE_TRIGGER MESSAGE TRIGGER PARAMS...: the one finding has MESSAGE and
+# trigger id md5(GATE ANCHORE_TRIGGER MESSAGE).
+pinned() {
+	local name=$1 gate=$2 atrig=$3 msg=$4 id
+	shift 4
+	id=$(printf '%s%s%s' "$gate" "$atrig" "$msg" | md5sum | cut -d' ' -f1)
+	audit "$gate" "$@" >"$T/got.txt"
+	if [ "$(cat "$T/got.txt")" = "$(printf '%s\t%s' "$id" "$msg")" ]; then pass "$name (trigger id $id)"; else
+		fail "$name: want $id"
+		cat "$T/got.txt" "$T/audit.err" | head -8 | diag
+	fi
+}
+
+APP='app:x:1000:1000::/home/app:/bin/sh'
+SVC='svc:*:998:55:Service:/srv:/usr/sbin/nologin'
+messages "denylist_usernames fires for a listed user" \
+	"Blacklisted user 'app' found in image's /etc/passwd: pentry=$APP" passwd_file denylist_usernames user_names=app,ftp
+messages "denylist_usernames does not fire for users not in /etc/passwd" "" passwd_file denylist_usernames user_names=ftp,games
+messages "blacklist_usernames (alias) with usernameblacklist (alias) fires the same" \
+	"Blacklisted user 'svc' found in image's /etc/passwd: pentry=$SVC" passwd_file blacklist_usernames usernameblacklist=svc
+messages "denylist_userids fires for uid 1000" \
+	"Blacklisted uid '1000' found in image's /etc/passwd: pentry=$APP" passwd_file denylist_userids user_ids=1000,4242
+messages "denylist_userids does not fire for absent uids" "" passwd_file denylist_userids user_ids=4242
+messages "denylist_groupids fires for gid 55 (a stripped, indented line)" \
+	"Blacklisted gid '55' found in image's /etc/passwd: pentry=$SVC" passwd_file denylist_groupids group_ids=55
+messages "denylist_groupids does not fire for absent gids" "" passwd_file denylist_groupids group_ids=1001
+messages "denylist_shells fires for each user with the shell" \
+	"Blacklisted shell '/bin/bash' found in image's /etc/passwd: pentry=root:x:0:0:root:/root:/bin/bash
+Blacklisted shell '/bin/sh' found in image's /etc/passwd: pentry=$APP" passwd_file denylist_shells shells=/bin/sh,/bin/bash
+messages "denylist_shells does not fire for an unused shell" "" passwd_file denylist_shells shells=/bin/zsh
+messages "denylist_full_entry fires for the whole entry" \
+	"Blacklisted pentry '$APP' found in image's /etc/passwd: pentry=$APP" passwd_file denylist_full_entry "entry= $APP "
+messages "denylist_full_entry does not fire for a different entry" "" passwd_file denylist_full_entry \
+	"entry=app:x:1000:1000::/home/app:/bin/bash"
+audit passwd_file denylist_userids user_ids=root >/dev/null
+[ "$(cat "$T/rc")" = 2 ]; ok $? "denylist_userids refuses a non-numeric id (exit 2)"
+messages "content_not_available does not fire when /etc/passwd exists" "" passwd_file content_not_available
+
+# Trigger ids: Anchore's md5 of gate + anchore-engine's trigger name + message.
+pinned "passwd_file denylist_usernames: id hashes anchore-engine's name blacklist_usernames" passwd_file \
+	blacklist_usernames "Blacklisted user 'app' found in image's /etc/passwd: pentry=$APP" denylist_usernames user_names=app
+pinned "passwd_file blacklist_shells" passwd_file blacklist_shells \
+	"Blacklisted shell '/usr/sbin/nologin' found in image's /etc/passwd: pentry=$SVC" blacklist_shells shells=/usr/sbin/nologin
+pinned "retrieved_files content_not_available (Anchore's text names no path)" retrieved_files content_not_available \
+	"Cannot locate file in the image analysis" content_not_available path=/etc/motd
+pinned "files suid_or_guid_set (oct of the whole st_mode)" files suid_or_guid_set \
+	"SUID or SGID found set on file /usr/bin/su. Mode: 0o104755" suid_or_guid_set
+pinned "files name_match" files name_match \
+	"Application of regex matched file found in container: file=/usr/bin/su regexp=.*/su\$" name_match 'regex=.*/su$'
+pinned "dockerfile effective_user" dockerfile effective_user \
+	"User root found as effective user, which is explicity not allowed" effective_user users=root type=blacklist
+pinned "dockerfile no_dockerfile_provided" dockerfile no_dockerfile_provided \
+	"Image was not analyzed with an actual Dockerfile" no_dockerfile_provided
+pinned "metadata attribute" metadata attribute \
+	"Attribute check for attribute: 'layer_count' check: '=' check_value: '1' matched image value: '1'" attribute \
+	attribute=layer_count check== value=1
+pinned "always" always always "Unconditional trigger match" always
+tap_done
