@@ -34,8 +34,10 @@ enum staged_kind {
 
 struct staged_entry {
 	int64_t id;
-	size_t path_off, path_len;     /* in the layer's string arena */
-	size_t target_off, target_len; /* target_off == NO_TARGET: none */
+	/* Offsets of NUL-terminated strings in the layer's string arena (lengths are taken with
+	 * strlen when used: 32 bytes per staged entry, not 48, for layers of millions of entries). */
+	size_t path_off;
+	size_t target_off; /* NO_TARGET: none */
 	enum overlay_entry_type type;
 };
 
@@ -115,13 +117,9 @@ void overlay_merge_add(struct overlay_merge *m, const struct overlay_merge_entry
 	s->id = e->id;
 	s->type = e->type;
 	s->path_off = arena_put(m, e->path ? e->path : "");
-	s->path_len = strlen(m->arena + s->path_off);
 	s->target_off = NO_TARGET;
-	s->target_len = 0;
-	if (e->type == OVERLAY_T_HARDLINK && e->hardlink_target) {
+	if (e->type == OVERLAY_T_HARDLINK && e->hardlink_target)
 		s->target_off = arena_put(m, e->hardlink_target);
-		s->target_len = strlen(m->arena + s->target_off);
-	}
 }
 
 /* A normalised path: "" or components joined by single "/", none empty, "." or "..". */
@@ -159,8 +157,9 @@ static enum staged_kind entry_classify(const struct overlay_merge *m, const stru
 				       const char **problem)
 {
 	const char *p = m->arena + s->path_off;
+	size_t plen = strlen(p);
 	*problem = NULL;
-	if (!path_is_clean(p, s->path_len)) {
+	if (!path_is_clean(p, plen)) {
 		*problem = "path is not normalised";
 		return STAGED_PROBLEM;
 	}
@@ -170,7 +169,7 @@ static enum staged_kind entry_classify(const struct overlay_merge *m, const stru
 	}
 	if (m->mode == OVERLAY_MERGE_LITERAL)
 		return STAGED_PLACE;
-	size_t base = path_base_off(p, s->path_len);
+	size_t base = path_base_off(p, plen);
 	/* A ".wh." component above the last one: the entry lives inside a whiteout. */
 	for (size_t start = 0; start < base;) {
 		const char *slash = memchr(p + start, '/', base - start);
@@ -182,7 +181,7 @@ static enum staged_kind entry_classify(const struct overlay_merge *m, const stru
 		start = end + 1;
 	}
 	const char *name = p + base;
-	size_t nlen = s->path_len - base;
+	size_t nlen = plen - base;
 	if (nlen == WH_OPAQUE_LEN && memcmp(name, WH_OPAQUE, WH_OPAQUE_LEN) == 0)
 		return STAGED_OPAQUE;
 	if (has_prefix(name, nlen, WH_META_PREFIX, WH_META_PREFIX_LEN)) {
@@ -276,7 +275,8 @@ static struct merge_node *lookup_path(struct overlay_merge *m, const char *p, si
 static void apply_whiteout(struct overlay_merge *m, const struct staged_entry *s, enum staged_kind kind)
 {
 	const char *p = m->arena + s->path_off;
-	size_t base = path_base_off(p, s->path_len);
+	size_t plen = strlen(p);
+	size_t base = path_base_off(p, plen);
 	bool not_dir;
 	struct merge_node *dir = walk_dir(m, p, base ? base - 1 : 0, false, &not_dir);
 	if (!dir)
@@ -287,7 +287,7 @@ static void apply_whiteout(struct overlay_merge *m, const struct staged_entry *s
 		return;
 	}
 	const char *name = p + base + WH_PREFIX_LEN;
-	size_t nlen = s->path_len - base - WH_PREFIX_LEN;
+	size_t nlen = plen - base - WH_PREFIX_LEN;
 	struct merge_node *victim = merge_tree_child(&m->tree, dir, name, nlen);
 	if (victim)
 		merge_remove(m, victim);
@@ -301,11 +301,12 @@ static void apply_hardlink(struct overlay_merge *m, const struct staged_entry *s
 		return;
 	}
 	const char *tp = m->arena + s->target_off;
-	if (!path_is_clean(tp, s->target_len)) {
+	size_t tlen = strlen(tp);
+	if (!path_is_clean(tp, tlen)) {
 		report(m, s, "hard link target is not normalised");
 		return;
 	}
-	struct merge_node *target = lookup_path(m, tp, s->target_len);
+	struct merge_node *target = lookup_path(m, tp, tlen);
 	if (!target) {
 		report(m, s, "hard link target missing");
 		return;
@@ -341,7 +342,8 @@ static void apply_entry(struct overlay_merge *m, const struct staged_entry *s)
 {
 	struct merge_tree *t = &m->tree;
 	const char *p = m->arena + s->path_off;
-	if (s->path_len == 0) {
+	size_t plen = strlen(p);
+	if (plen == 0) {
 		if (s->type != OVERLAY_T_DIR) {
 			report(m, s, "root is not a directory");
 			return;
@@ -350,7 +352,7 @@ static void apply_entry(struct overlay_merge *m, const struct staged_entry *s)
 		t->root->data_entry_id = s->id;
 		return;
 	}
-	size_t base = path_base_off(p, s->path_len);
+	size_t base = path_base_off(p, plen);
 	bool not_dir;
 	struct merge_node *dir = walk_dir(m, p, base ? base - 1 : 0, true, &not_dir);
 	if (!dir) {
@@ -358,7 +360,7 @@ static void apply_entry(struct overlay_merge *m, const struct staged_entry *s)
 		return;
 	}
 	const char *name = p + base;
-	size_t nlen = s->path_len - base;
+	size_t nlen = plen - base;
 	if (s->type == OVERLAY_T_HARDLINK) {
 		apply_hardlink(m, s, dir, name, nlen);
 		return;
