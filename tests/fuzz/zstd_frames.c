@@ -96,9 +96,12 @@ static unsigned char *frame_payload(const uint8_t *p, size_t pn, size_t fsize, b
 	*nframes = 0;
 	for (size_t a = 0; a < pn || a == 0; a += fsize) {
 		size_t len = pn - a < fsize ? pn - a : fsize;
-		size_t r = ZSTD_compress(c + n, cap - n, p + a, len, 1);
+		static ZSTD_CCtx *cctx; /* one context for the process: a new one per frame is slow */
+		if (!cctx && !(cctx = ZSTD_createCCtx()))
+			fail("ZSTD_createCCtx");
+		size_t r = ZSTD_compressCCtx(cctx, c + n, cap - n, p + a, len, 1);
 		if (ZSTD_isError(r))
-			fail("ZSTD_compress");
+			fail("ZSTD_compressCCtx");
 		n += r;
 		(*nframes)++;
 		if (skippable && a == 0) {
