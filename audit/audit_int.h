@@ -297,3 +297,11 @@ int checks_sql_register(struct sqlite3 *db, struct strata_err **err);
  * version, so the caller can fall back. Pure, never fails. */
 int audit_version_cmp_pep440(const char *a, const char *b, bool *parsed);
 #endif
+
+/* ---- ELF marker (audit/elf_mark.c, issue 7) ---------------------------------------------- */
+#ifndef STRATA_AUDIT_ELF_INT
+#define STRATA_AUDIT_ELF_INT
+/* The scanner's table entry: fills elf_entry(entry) with the regular files starting with \x7fELF. */
+struct index_scanner_ops *elf_mark_new_ops(const struct audit_options *o, char **identity, struct strata_err **err);
+void elf_mark_free_ops(struct index_scanner_ops *ops);
+#endif

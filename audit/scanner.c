@@ -12,6 +12,7 @@ const struct audit_scanner_def audit_scanner_defs[] = {
 	{"catalog", catalog_new_ops, catalog_free_ops},
 	{"secrets", secrets_new_ops, secrets_free_ops},
 	{"retrieved", retrieved_new_ops, retrieved_free_ops},
+	{"elf", elf_mark_new_ops, elf_mark_free_ops},
 	{NULL, NULL, NULL},
 };
 const size_t audit_scanner_ndefs = sizeof(audit_scanner_defs) / sizeof(audit_scanner_defs[0]) - 1;

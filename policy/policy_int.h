@@ -440,3 +440,39 @@ int integrity_render_json(struct index_db *db, char **out, size_t *len, struct s
 /* audit_checks_run's findings as JSON. */
 int checks_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err);
 #endif
+
+/* ---- package-file verification (policy/gate_packages_verify.c), shared by the packages gate's
+ * verify trigger and integrity.json (issue 7) ------------------------------------------------ */
+#ifndef STRATA_POLICY_PKG_VERIFY_INT
+#define STRATA_POLICY_PKG_VERIFY_INT
+/* One package file whose content no longer matches its package database. The strings live until
+ * the emit callback returns. */
+struct pkg_verify_item {
+	const char *type, *name, *version; /* the package */
+	int pkg_layer;                     /* layer that introduced this package version (0: unknown) */
+	const char *path;                  /* as the package database writes it */
+	const char *expected;              /* "md5:<hex>", "sha256:<hex>", "apk:Q1…" */
+	const char *found;                 /* same notation, "" when missing */
+	const char *status;                /* "changed" or "missing" */
+	bool conffile;                     /* a dpkg/rpm conffile (the admin may change it) */
+	int layer;                         /* layer whose entry the image shows there (0: missing) */
+};
+struct pkg_verify_opts {
+	bool conffiles; /* also verify conffiles */
+	/* Skip reading a file whose visible entry comes from the layer that introduced the package
+	 * version (the package's own layer wrote both file and digest); counted as trusted. */
+	bool trust_install_layer;
+	bool (*want)(void *ud, const char *name, const char *path); /* NULL: every file */
+	int (*emit)(void *ud, const struct pkg_verify_item *it, struct strata_err **err);
+	void *ud;
+};
+struct pkg_verify_stats {
+	unsigned files, reads, trusted, changed, missing;
+};
+/* Walks every package file with a digest in the merged image (paths followed through symlinked
+ * parents, as dpkg --verify does), reads what must be read (md5/sha1/… through the byte sources,
+ * sha256 from the index) and calls o->emit for each changed or missing file, in package order.
+ * No catalog in the index: nothing, 0. stats (may be NULL) is filled. 0, or -1 with *err. */
+int pkg_verify_files(struct index_db *idx, sqlite3 *c, const struct pkg_verify_opts *o,
+		     struct pkg_verify_stats *stats, struct strata_err **err);
+#endif

@@ -13,7 +13,7 @@ static const struct policy_report reports[] = {
 	{"layers.tsv", "per layer: digests, sizes, history line, files added/modified/deleted, packages", forensics_render_layers_tsv},
 	{"layers.json", "layers.tsv as JSON", forensics_render_layers_json},
 	{"custody.json", "what was examined: image file, sha256, strata version, index build time, read-only", forensics_render_custody},
-	{"integrity.json", "per layer blob: digest and diff_id expected and found (package files and unowned executables: not yet)", integrity_render_json},
+	{"integrity.json", "per layer blob: digest and diff_id expected and found; per package the files changed or missing vs its database (dpkg md5sums, rpm digests, apk Q1); executables in system directories no package owns", integrity_render_json},
 	{"packages.tsv", "every package of the image: type, name, version, arch, source, layer, path, purl, licenses", catalog_render_packages_tsv},
 	{"licenses.tsv", "every license row: package, SPDX id or expression, how it was matched, where it was read", catalog_render_licenses_tsv},
 	{"sbom.spdx.json", "the packages as an SPDX 2.3 document", catalog_render_spdx},
