@@ -298,6 +298,14 @@ int checks_sql_register(struct sqlite3 *db, struct strata_err **err);
 int audit_version_cmp_pep440(const char *a, const char *b, bool *parsed);
 #endif
 
+/* ---- Ruby gem version order (audit/version_gem.c, issue 4) ------------------------------- */
+#ifndef STRATA_AUDIT_GEMVER_INT
+#define STRATA_AUDIT_GEMVER_INT
+/* Gem::Version order of a and b (<0, 0, >0); *parsed false (result 0) when either is not a gem
+ * version, so the caller can fall back. Pure, never fails. */
+int audit_version_cmp_gem(const char *a, const char *b, bool *parsed);
+#endif
+
 /* ---- ELF marker (audit/elf_mark.c, issue 7) ---------------------------------------------- */
 #ifndef STRATA_AUDIT_ELF_INT
 #define STRATA_AUDIT_ELF_INT

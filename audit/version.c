@@ -3,9 +3,10 @@
  * rpm (rpmvercmp: epoch, then version and release compared segment by segment, '~' before and
  * '^' after everything but the end) and apk (apk-tools: numbers, letter, _alpha.._rc pre-release
  * and _cvs.._p post-release suffixes, -rN revision), and Semantic Versioning 2.0.0 for npm and Go
- * module versions (PEP 440 for Python: audit/version_pep440.c). Shared by the catalog
- * (package_change) and the policy (version gates). Pure functions over untrusted strings: no
- * allocation, no errors; each returns <0, 0 or >0 like strcmp. */
+ * module versions (PEP 440 for Python, audit/version_pep440.c; Gem::Version for Ruby gems,
+ * audit/version_gem.c). Shared by the catalog (package_change) and the policy (version gates).
+ * Pure functions over untrusted strings: no allocation, no errors; each returns <0, 0 or >0 like
+ * strcmp. */
 #include "audit_int.h"
 
 #include <ctype.h>
@@ -477,13 +478,14 @@ int audit_version_cmp(const char *type, const char *a, const char *b)
 		if (r != 2)
 			return r;
 	}
-	if (type && strcmp(type, "python") == 0) {
+	if (type && (strcmp(type, "python") == 0 || strcmp(type, "gem") == 0)) {
 		bool parsed;
-		int r = audit_version_cmp_pep440(a, b, &parsed);
+		int r = type[0] == 'p' ? audit_version_cmp_pep440(a, b, &parsed)
+				       : audit_version_cmp_gem(a, b, &parsed);
 		if (parsed)
 			return r;
 	}
-	/* Other ecosystems (Java, gems, and npm/Go/Python versions that are not semver / PEP 440):
+	/* Other ecosystems (Java, and npm/Go/Python/gem versions that do not parse in their form):
 	 * dpkg's ordering handles dotted numbers and letter suffixes the way their own tools mostly
 	 * do ("1.10" after "1.9"); their pre-release markers ("1.0.0.beta") are not recognised and
 	 * sort after the release. */

@@ -14,7 +14,7 @@ node-spdx-license-ids node-spdx-exceptions"
 # Tests: FUSE runtime, the real tools fixtures are made and checked with.
 TEST_PKGS="fuse3 zstd gzip tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
 findutils diffutils file jq sleuthkit python3-junitparser rpm db5.3-util zip unzip
-node-spdx-expression-parse python3-packaging"
+node-spdx-expression-parse python3-packaging ruby"
 # Demo (apt-get download, dpkg-deb) and benchmark (debootstrap, archivemount, GNU time).
 DEMO_PKGS="apt dpkg debootstrap archivemount time"
 

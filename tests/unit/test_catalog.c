@@ -7,7 +7,8 @@
  *    spellings the SPDX list defines;
  *  - the Debian version order against `dpkg --compare-versions`;
  *  - the npm / Go (semver) version order against node's semver.compare (npm's own module);
- *  - the Python (PEP 440) version order against packaging.version (python3-packaging). */
+ *  - the Python (PEP 440) version order against packaging.version (python3-packaging);
+ *  - the Ruby gem version order against Gem::Version (ruby). */
 #include "catalog_test.h"
 #include "tap.h"
 
@@ -361,7 +362,7 @@ static void test_semver(void)
 		pclose(p);
 	/* Not semver: dpkg's order (numbers compare numerically). */
 	ok(audit_version_cmp("npm", "1.10", "1.9") > 0 && audit_version_cmp("python", "2.10.0", "2.9.1") > 0 &&
-		   audit_version_cmp("gem", "1.0", "1.0") == 0,
+		   audit_version_cmp("java-archive", "1.0", "1.0") == 0,
 	   "other versions and types: dpkg's order (1.10 after 1.9)");
 }
 
@@ -402,6 +403,37 @@ static void test_pep440(void)
 	ok(audit_version_cmp("python", "2.0-custom-build", "2.0") > 0, "not PEP 440: dpkg's order");
 }
 
+/* Gem::Version (gem type) against RubyGems itself (Debian's ruby). */
+static void test_gem(void)
+{
+	static const char *const pairs[][2] = {
+		{"1.0.a", "1.0"},     {"1.0", "1.0.0"},       {"1.0.0", "1.0.1"},         {"1.10", "1.9"},
+		{"1.0.rc1", "1.0.b2"}, {"1.0-x", "1.0"},       {"1.0-x", "1.0.pre.x"},     {"2.0.0.beta1", "2.0.0.beta10"},
+		{"1.0.a1", "1.0.a"},  {"0.9.9", "1.0.0.pre"}, {"1.2.3.4", "1.2.3"},       {"3.0.0.0.a", "3.a"},
+		{"1.0.A", "1.0.a"},   {"10.0", "9.99"},       {"1.0.0.rc.1", "1.0.0.rc1"},
+	};
+	size_t n = sizeof(pairs) / sizeof(pairs[0]);
+	if (system("ruby -e 'Gem::Version' >/dev/null 2>&1") != 0) {
+		skip("ruby not installed");
+		return;
+	}
+	char cmd[4096];
+	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
+				      "ruby -e 'ARGV.each_slice(2) { |x, y| puts(Gem::Version.new(x) <=> Gem::Version.new(y)) }'");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
+	FILE *p = popen(cmd, "r");
+	char line[64];
+	for (size_t i = 0; i < n; i++) {
+		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
+		int got = audit_version_cmp("gem", pairs[i][0], pairs[i][1]);
+		got = got < 0 ? -1 : got > 0;
+		ok(got == want, "gem %s vs %s: %d, Gem::Version says %d", pairs[i][0], pairs[i][1], got, want);
+	}
+	if (p)
+		pclose(p);
+}
+
 int main(void)
 {
 	char exprs[] = "/tmp/strata-test-catalog-XXXXXX";
@@ -420,5 +452,6 @@ int main(void)
 	test_versions();
 	test_semver();
 	test_pep440();
+	test_gem();
 	return tap_done();
 }
