@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/integration/forensics_integrity.sh — issue 7, integrity.json blobs part (the package-file
-# and unowned-executable parts are not written yet): digests found equal sha256sum of the blob and
+# and unowned-executable parts: forensics_packages.sh): digests found equal sha256sum of the blob and
 # of the gunzipped tar; a blob altered by one byte, indexed with --allow-digest-mismatch, shows
 # found != expected.
 . "$(dirname "$0")/lib/common.sh"

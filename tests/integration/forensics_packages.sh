@@ -7,6 +7,7 @@
 # References: `md5sum -c` of every package's md5sums file on the layers unpacked with `tar -x`
 # (whiteouts applied), the status file's Conffiles digests, and for unowned executables a walk of
 # the unpacked tree against the packages' .list files (x bit, or the ELF magic read with od).
+# A merged-/usr copy of layer 1 (bin -> usr/bin) verifies clean with nothing unowned.
 . "$(dirname "$0")/lib/common.sh"
 . "$REPO/tools/debtree.sh"
 need_strata
@@ -86,6 +87,19 @@ jq -e --arg s "sha256:$(sha256sum <"$T/root/usr/bin/backdoor" | cut -c1-64)" \
 	'.unowned_executables[] | select(.path == "/usr/bin/backdoor") | .layer == 2 and .sha256 == $s and
 	 .size == $n and .elf == false' "$T/i.json" >/dev/null
 ok $? "backdoor: layer 2, sha256 = sha256sum, size = stat"
+
+# Merged /usr: the same packages with /bin moved to /usr/bin and bin -> usr/bin (the .list files
+# still say /bin/…): every file is found through the link, nothing missing, nothing unowned
+# (dpkg --verify would be silent too).
+cp -a "$T/l1" "$T/m1" && mkdir -p "$T/m1/usr/bin" && mv "$T/m1/bin/"* "$T/m1/usr/bin/" && rmdir "$T/m1/bin" &&
+	ln -s usr/bin "$T/m1/bin"
+tar_tree "$T/m1" "$T/M1.tar"
+"$REPO/tools/mkimage.sh" --form oci-dir --layer-compress gzip -o "$T/merged" "$T/M1.tar" 2>>"$T/mk.err"
+"$STRATA" report "$T/merged" integrity.json >"$T/m.json" 2>>"$T/r.err"
+jq -e '.packages.changed_files == 0 and .packages.missing_files == 0 and .packages.files_verified > 100 and
+	.unowned_executables == []' "$T/m.json" >/dev/null
+ok $? "merged /usr: /bin/sed etc. found through bin -> usr/bin, none missing, none unowned" ||
+	diag < <(jq '.packages | del(.list)' "$T/m.json"; jq -c '.unowned_executables[0:5]' "$T/m.json")
 
 # No OS package database: both parts null, with a reason.
 mkdir -p "$T/p/usr/bin" && printf '#!/bin/sh\n' >"$T/p/usr/bin/x" && chmod 755 "$T/p/usr/bin/x"
