@@ -13,80 +13,136 @@
 #include <string.h>
 #include <strings.h>
 
-static void lic_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
-#define cleanup_licstmt __attribute__((cleanup(lic_stmt_finalizep)))
+/* A license expression being judged: the text, the cursor, the denied list and how a term is matched. */
+struct lic_parse {
+	const char *p;
+	const char *denied;
+	bool exact;
+};
 
-/* True when item is one of the comma-separated list (trimmed; case-insensitive when ci). */
-static bool lic_in_list(const char *list, const char *item, size_t il, bool ci)
+/* The next token of the expression: "(" ")" or a word; NULL at the end. */
+static const char *lic_token(struct lic_parse *ps, size_t *len)
 {
-	const char *p = list;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		if ((size_t)(te - p) == il && il &&
-		    (ci ? strncasecmp(p, item, il) : strncmp(p, item, il)) == 0)
+	while (*ps->p == ' ' || *ps->p == '\t')
+		ps->p++;
+	if (!*ps->p)
+		return NULL;
+	const char *s = ps->p;
+	if (*s == '(' || *s == ')') {
+		ps->p++;
+		*len = 1;
+		return s;
+	}
+	while (*ps->p && *ps->p != ' ' && *ps->p != '\t' && *ps->p != '(' && *ps->p != ')')
+		ps->p++;
+	*len = (size_t)(ps->p - s);
+	return s;
+}
+
+static bool lic_is(const char *t, size_t l, const char *word)
+{
+	return t && l == strlen(word) && !strncmp(t, word, l);
+}
+
+/* Is one term (a license id or an exception) denied? exact: one of the list (case-insensitive, as
+ * SPDX ids compare); partial: one of the list occurs in it (case-sensitive, as Anchore's). */
+static bool lic_term_denied(const struct lic_parse *ps, const char *t, size_t l)
+{
+	cleanup_free char *term = xstrndup(t, l);
+	if (ps->exact)
+		return policy_list_has(ps->denied, term, true);
+	size_t n;
+	for (const char *c = ps->denied, *d; (d = policy_list_next(&c, &n));) {
+		cleanup_free char *needle = xstrndup(d, n);
+		if (strstr(term, needle))
 			return true;
-		p = e;
 	}
 	return false;
 }
 
-/* Exact: a denied license equals the expression or one of its terms. */
-static bool lic_exact(const char *denied, const char *expr)
+static bool lic_or(struct lic_parse *ps);
+
+/* atom [WITH exception]: denied when the license or the exception is. */
+static bool lic_with(struct lic_parse *ps)
+{
+	size_t l;
+	const char *t = lic_token(ps, &l);
+	bool denied = false;
+	if (lic_is(t, l, "(")) {
+		denied = lic_or(ps);
+		const char *save = ps->p;
+		if (!lic_is(lic_token(ps, &l), l, ")"))
+			ps->p = save;
+	} else if (t && !lic_is(t, l, ")")) {
+		denied = lic_term_denied(ps, t, l);
+	}
+	const char *save = ps->p;
+	t = lic_token(ps, &l);
+	if (lic_is(t, l, "WITH")) {
+		t = lic_token(ps, &l);
+		if (t && lic_term_denied(ps, t, l))
+			denied = true;
+	} else {
+		ps->p = save;
+	}
+	return denied;
+}
+
+/* Terms joined by AND (or written side by side, as non-SPDX text is): denied when any part is. */
+static bool lic_and(struct lic_parse *ps)
+{
+	bool denied = lic_with(ps);
+	for (;;) {
+		const char *save = ps->p;
+		size_t l;
+		const char *t = lic_token(ps, &l);
+		if (!t || lic_is(t, l, ")") || lic_is(t, l, "OR")) {
+			ps->p = save;
+			return denied;
+		}
+		if (!lic_is(t, l, "AND"))
+			ps->p = save;
+		if (lic_with(ps))
+			denied = true;
+	}
+}
+
+/* Alternatives joined by OR: a choice, so denied only when every alternative is. */
+static bool lic_or(struct lic_parse *ps)
+{
+	bool denied = lic_and(ps);
+	for (;;) {
+		const char *save = ps->p;
+		size_t l;
+		const char *t = lic_token(ps, &l);
+		if (!lic_is(t, l, "OR")) {
+			ps->p = save;
+			return denied;
+		}
+		if (!lic_and(ps))
+			denied = false;
+	}
+}
+
+/* Does the expression (or declared text) expr carry a denied license? The whole expression listed
+ * (exact) or contained (partial) counts; else it is judged term by term: OR is the user's choice
+ * (denied only when every alternative is), AND and WITH parts all apply (any denied part counts). */
+static bool lic_denied(const char *denied, const char *expr, bool exact)
 {
 	if (!expr || !*expr)
 		return false;
-	if (lic_in_list(denied, expr, strlen(expr), true))
+	if (exact && policy_list_has(denied, expr, true))
 		return true;
-	const char *p = expr;
-	while (*p) {
-		while (*p == ' ' || *p == '(' || *p == ')' || *p == '\t')
-			p++;
-		const char *s = p;
-		while (*p && *p != ' ' && *p != '(' && *p != ')' && *p != '\t')
-			p++;
-		size_t l = (size_t)(p - s);
-		if (!l)
-			continue;
-		if ((l == 3 && !strncmp(s, "AND", 3)) || (l == 2 && !strncmp(s, "OR", 2)) ||
-		    (l == 4 && !strncmp(s, "WITH", 4)))
-			continue;
-		if (lic_in_list(denied, s, l, true))
-			return true;
+	struct lic_parse ps = {.p = expr, .denied = denied, .exact = exact};
+	bool d = false;
+	while (*ps.p) { /* a stray ")" ends a parse: judge what follows too */
+		if (lic_or(&ps))
+			d = true;
+		size_t l;
+		if (!lic_token(&ps, &l))
+			break;
 	}
-	return false;
-}
-
-/* Partial: one of the comma-separated denied strings occurs in text. */
-static bool lic_partial(const char *denied, const char *text)
-{
-	if (!text || !*text)
-		return false;
-	const char *p = denied;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		const char *te = e ? e : p + strlen(p);
-		while (te > p && te[-1] == ' ')
-			te--;
-		size_t l = (size_t)(te - p);
-		if (l) {
-			cleanup_free char *needle = xstrndup(p, l);
-			if (strstr(text, needle))
-				return true;
-		}
-		p = e;
-	}
-	return false;
+	return d;
 }
 
 static int lic_eval(struct policy_eval *ev, const struct policy_rule *r, bool exact, struct strata_err **err)
@@ -98,7 +154,7 @@ static int lic_eval(struct policy_eval *ev, const struct policy_rule *r, bool ex
 		types = NULL;
 	if (!denied || !*denied)
 		return 0;
-	cleanup_licstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(
 		c,
 		"SELECT p.name, p.type, l.spdx, l.raw FROM license l JOIN package p ON p.id = l.package"
@@ -123,10 +179,9 @@ static int lic_eval(struct policy_eval *ev, const struct policy_rule *r, bool ex
 		const char *type = (const char *)sqlite3_column_text(st, 1);
 		const char *spdx = (const char *)sqlite3_column_text(st, 2);
 		const char *raw = (const char *)sqlite3_column_text(st, 3);
-		if (!name || (types && (!type || !lic_in_list(types, type, strlen(type), true))))
+		if (!name || (types && (!type || !policy_list_has(types, type, true))))
 			continue;
-		bool hit = exact ? (lic_exact(denied, spdx) || lic_exact(denied, raw))
-				 : (lic_partial(denied, spdx) || lic_partial(denied, raw));
+		bool hit = lic_denied(denied, spdx, exact) || lic_denied(denied, raw, exact);
 		if (!hit)
 			continue;
 		/* One name(license) item per package and expression. */

@@ -11,17 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-static void meta_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
-#define cleanup_metastmt __attribute__((cleanup(meta_stmt_finalizep)))
-
 /* One SQL value as an owned string, NULL when the query fails or yields NULL. */
 static char *meta_query(sqlite3 *c, const char *sql)
 {
-	cleanup_metastmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
 	    sqlite3_column_type(st, 0) == SQLITE_NULL)
 		return NULL;
@@ -31,7 +24,7 @@ static char *meta_query(sqlite3 *c, const char *sql)
 /* ID_LIKE of the captured os-release the catalog chose (os.path), unquoted. Owned or NULL. */
 static char *meta_like_distro(sqlite3 *c)
 {
-	cleanup_metastmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c,
 			       "SELECT c.data FROM os o JOIN captured c ON c.layer = o.layer AND c.path = "
 			       "ltrim(o.path, '/')",
@@ -95,7 +88,7 @@ static int meta_check(sqlite3 *c, const char *attr, const char *check, const cha
 	if (!strcmp(check, "not_in"))
 		return !policy_list_has(want, have, false);
 	if (!strcmp(check, "like") || !strcmp(check, "not_like")) {
-		cleanup_metastmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(c, "SELECT regexp(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
 			return strata_err_set(err, STRATA_EIO, "metadata gate: %s", sqlite3_errmsg(c));
 		sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);

@@ -476,3 +476,15 @@ struct pkg_verify_stats {
 int pkg_verify_files(struct index_db *idx, sqlite3 *c, const struct pkg_verify_opts *o,
 		     struct pkg_verify_stats *stats, struct strata_err **err);
 #endif
+
+/* ---- one cleanup macro for prepared statements, shared by the gates (policy/gate_*.c) -------- */
+#ifndef STRATA_POLICY_SQLSTMT_INT
+#define STRATA_POLICY_SQLSTMT_INT
+static inline void policy_stmt_finalizep(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+}
+/* `cleanup_sqlstmt sqlite3_stmt *st = NULL;` finalizes st when it goes out of scope. */
+#define cleanup_sqlstmt __attribute__((cleanup(policy_stmt_finalizep)))
+#endif

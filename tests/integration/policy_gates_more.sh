@@ -98,4 +98,33 @@ pinned "metadata attribute" metadata attribute \
 	"Attribute check for attribute: 'layer_count' check: '=' check_value: '1' matched image value: '1'" attribute \
 	attribute=layer_count check== value=1
 pinned "always" always always "Unconditional trigger match" always
+
+# licenses on SPDX expressions (npm package.json licenses, as the catalog reads them): OR is the
+# user's choice (fires only when every alternative is denied), AND and WITH parts all apply.
+mkdir -p "$T/n/usr/lib/node_modules/"{dual,both,alt,exc}
+nm() { printf '{"name":"%s","version":"1.0.0","license":"%s"}\n' "$1" "$2" >"$T/n/usr/lib/node_modules/$1/package.json"; }
+nm dual '(BSD-3-Clause OR GPL-2.0-only)'
+nm both 'MIT AND GPL-2.0-only'
+nm alt 'GPL-2.0-only OR AGPL-3.0-only'
+nm exc 'MIT WITH Classpath-exception-2.0'
+tar --owner=0 --group=0 --mtime=@0 -C "$T/n" -cf "$T/N.tar" .
+bash "$REPO/tools/mkimage.sh" --form docker -o "$T/npm.tar" "$T/N.tar" >/dev/null 2>"$T/mk.err" ||
+	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
+"$STRATA" index -q --index "$T/img.db" "$T/npm.tar" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
+messages "exact GPL-2.0-only: the AND expression fires, the OR with BSD-3-Clause (allowed) does not" \
+	"LICFULLMATCH Packages are installed that have blacklisted licenses: both(MIT AND GPL-2.0-only)" \
+	licenses denylist_exact_match licenses=GPL-2.0-only
+messages "exact GPL-2.0-only and AGPL-3.0-only: the OR of two denied alternatives fires" \
+	"LICFULLMATCH Packages are installed that have blacklisted licenses: alt(GPL-2.0-only OR AGPL-3.0-only), both(MIT AND GPL-2.0-only)" \
+	licenses denylist_exact_match licenses=GPL-2.0-only,AGPL-3.0-only
+messages "exact on a WITH exception fires" \
+	"LICFULLMATCH Packages are installed that have blacklisted licenses: exc(MIT WITH Classpath-exception-2.0)" \
+	licenses blacklist_exact_match licenses=Classpath-exception-2.0
+messages "exact: the whole OR expression listed fires" \
+	"LICFULLMATCH Packages are installed that have blacklisted licenses: dual((BSD-3-Clause OR GPL-2.0-only))" \
+	licenses denylist_exact_match "licenses=(BSD-3-Clause OR GPL-2.0-only)"
+messages "partial GPL: alt (both alternatives GPL) and both (AND) fire, dual (BSD choice) does not" \
+	"LICSUBMATCH Packages are installed that have blacklisted licenses: alt(GPL-2.0-only OR AGPL-3.0-only), both(MIT AND GPL-2.0-only)" \
+	licenses denylist_partial_match licenses=GPL
+messages "partial Apache fires for nothing" "" licenses denylist_partial_match licenses=Apache
 tap_done
