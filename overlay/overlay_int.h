@@ -91,6 +91,7 @@ struct overlay_stream {
 	struct overlay_seekmap *copy_map;
 	size_t copy_pts_cap;
 	bool used_copy;
+	struct overlay_copy_worker *copy_worker; /* stream_copy.c: the copy's writer thread */
 };
 
 /* stream.c: makes at least n bytes available in st->in[in_pos..] when the source has them; returns
@@ -112,6 +113,16 @@ int overlay_zstd_stream_init(struct overlay_stream *st, struct strata_err **err)
 ssize_t overlay_zstd_stream_read(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err);
 int overlay_zstd_stream_finish(struct overlay_stream *st, struct strata_err **err);
 void overlay_zstd_stream_free(struct overlay_stream *st);
+
+/* stream_copy.c: the seekable copy's writer thread. start creates the temporary file and the
+ * compressor and starts the writer; put hands it output bytes in order (copies them, blocks while
+ * 8 MiB are queued; -1 with the writer's error); finish waits for the writer, closes the last
+ * frame, syncs and renames the copy into place; free stops the writer and drops a partial copy. */
+struct overlay_copy_worker;
+int overlay_copy_start(struct overlay_stream *st, struct strata_err **err);
+int overlay_copy_put(struct overlay_stream *st, const unsigned char *p, size_t n, struct strata_err **err);
+int overlay_copy_finish(struct overlay_stream *st, struct strata_err **err);
+void overlay_copy_free(struct overlay_stream *st);
 
 /* ---- tar walking and images (tar.c, image*.c, json.c) ------------------------------------ */
 

@@ -8,15 +8,14 @@
  * Seekable copy: a stream whose frames are small (each <= 2*span of output) is its own seekmap.
  * One big frame (what `zstd` writes) cannot be resumed inside, so when a copy path is given the
  * output is re-compressed into independent frames of `span` bytes (level 1) into
- * path.tmp.PID.TID, renamed to path at finish. The decision is taken early: the output is kept
+ * path.tmp.PID.TID, renamed to path at finish; the compression runs on a writer thread
+ * (stream_copy.c) while this one keeps decoding. The decision is taken early: the output is kept
  * in memory (at most about 4*span) until either a frame grows past 2*span (→ copy, starting with
  * the kept bytes) or a frame ends with more than 2*span of output seen, all frames small (→ no
  * copy). A stream whose first frames are small and a later frame is huge is left without a copy
  * (its seekmap still works, reading that frame from its start). */
 #include "overlay_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 
 static uint32_t le32(const unsigned char *p)
@@ -37,82 +36,7 @@ int overlay_zstd_stream_init(struct overlay_stream *st, struct strata_err **err)
 	return 0;
 }
 
-/* ---- seekable copy --------------------------------------------------------------------- */
-
-static int copy_write_all(struct overlay_stream *st, const unsigned char *p, size_t n, struct strata_err **err)
-{
-	while (n > 0) {
-		ssize_t w = write(st->copy_fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return strata_err_sys(err, "write %s", st->copy_tmp);
-		}
-		p += w;
-		n -= (size_t)w;
-		st->copy_written += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Feeds p[0..n) to the compressor; with ZSTD_e_end, also closes the frame. */
-static int copy_compress(struct overlay_stream *st, const unsigned char *p, size_t n, ZSTD_EndDirective mode,
-			 struct strata_err **err)
-{
-	ZSTD_inBuffer ib = {p, n, 0};
-	for (;;) {
-		ZSTD_outBuffer ob = {st->copy_out, st->copy_out_cap, 0};
-		size_t rem = ZSTD_compressStream2(st->zc, &ob, &ib, mode);
-		if (ZSTD_isError(rem))
-			return strata_err_set(err, STRATA_EIO, "zstd: seekable copy: %s", ZSTD_getErrorName(rem));
-		if (copy_write_all(st, st->copy_out, ob.pos, err) < 0)
-			return -1;
-		if (mode == ZSTD_e_end ? rem == 0 : ib.pos == ib.size)
-			return 0;
-	}
-}
-
-/* Appends output to the copy, cutting a frame every span bytes. */
-static int copy_write(struct overlay_stream *st, const unsigned char *p, size_t n, struct strata_err **err)
-{
-	while (n > 0) {
-		if (st->copy_frame_in == 0) /* a new frame starts here */
-			overlay_stream_add_point(st->copy_map, &st->copy_pts_cap, st->copy_map->usize,
-						 st->copy_written, 0, NULL, 0);
-		uint64_t room = st->span - st->copy_frame_in;
-		size_t take = n < room ? n : (size_t)room;
-		if (copy_compress(st, p, take, ZSTD_e_continue, err) < 0)
-			return -1;
-		st->copy_frame_in += take;
-		st->copy_map->usize += take;
-		p += take;
-		n -= take;
-		if (st->copy_frame_in == st->span) {
-			if (copy_compress(st, NULL, 0, ZSTD_e_end, err) < 0)
-				return -1;
-			st->copy_frame_in = 0;
-		}
-	}
-	return 0;
-}
-
-static int copy_start(struct overlay_stream *st, struct strata_err **err)
-{
-	st->copy_tmp = xasprintf("%s.tmp.%d.%d", st->copy_path, (int)getpid(), (int)gettid());
-	st->copy_fd = open(st->copy_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (st->copy_fd < 0)
-		return strata_err_sys(err, "create %s", st->copy_tmp);
-	st->zc = ZSTD_createCCtx();
-	if (!st->zc)
-		return strata_err_set(err, STRATA_EIO, "zstd: cannot create compression context");
-	ZSTD_CCtx_setParameter(st->zc, ZSTD_c_compressionLevel, 1);
-	ZSTD_CCtx_setParameter(st->zc, ZSTD_c_checksumFlag, 1);
-	st->copy_out_cap = ZSTD_CStreamOutSize();
-	st->copy_out = xmalloc(st->copy_out_cap);
-	st->copy_map = xcalloc(1, sizeof(*st->copy_map));
-	st->copy_map->comp = OVERLAY_COMP_ZSTD;
-	return 0;
-}
+/* ---- seekable copy (written by stream_copy.c on its own thread) ------------------------ */
 
 static void copy_drop_pending(struct overlay_stream *st)
 {
@@ -127,7 +51,7 @@ static int copy_feed(struct overlay_stream *st, const unsigned char *p, size_t n
 	if (st->copy == OVERLAY_COPY_NO || n == 0)
 		return 0;
 	if (st->copy == OVERLAY_COPY_YES)
-		return copy_write(st, p, n, err);
+		return overlay_copy_put(st, p, n, err);
 	if (st->pending_len + n > st->pending_cap) {
 		st->pending_cap = 2 * (st->pending_len + n);
 		st->pending = xrealloc(st->pending, st->pending_cap);
@@ -137,9 +61,9 @@ static int copy_feed(struct overlay_stream *st, const unsigned char *p, size_t n
 	if (st->frame_out <= 2 * st->span)
 		return 0;
 	st->copy = OVERLAY_COPY_YES;
-	if (copy_start(st, err) < 0)
+	if (overlay_copy_start(st, err) < 0)
 		return -1;
-	int r = copy_write(st, st->pending, st->pending_len, err);
+	int r = overlay_copy_put(st, st->pending, st->pending_len, err);
 	copy_drop_pending(st);
 	return r;
 }
@@ -245,31 +169,12 @@ int overlay_zstd_stream_finish(struct overlay_stream *st, struct strata_err **er
 	}
 	if (st->copy != OVERLAY_COPY_YES)
 		return 0;
-	if (st->copy_frame_in > 0 && copy_compress(st, NULL, 0, ZSTD_e_end, err) < 0)
-		return -1;
-	if (fdatasync(st->copy_fd) < 0)
-		return strata_err_sys(err, "sync %s", st->copy_tmp);
-	int fd = steal_fd(&st->copy_fd);
-	if (close(fd) < 0)
-		return strata_err_sys(err, "close %s", st->copy_tmp);
-	if (rename(st->copy_tmp, st->copy_path) < 0)
-		return strata_err_sys(err, "rename %s", st->copy_tmp);
-	free(st->copy_tmp);
-	st->copy_tmp = NULL;
-	st->copy_map->csize = st->copy_written;
-	st->used_copy = true;
-	return 0;
+	return overlay_copy_finish(st, err);
 }
 
 void overlay_zstd_stream_free(struct overlay_stream *st)
 {
+	overlay_copy_free(st); /* first: joins the copy writer */
 	ZSTD_freeDCtx(st->zd);
-	ZSTD_freeCCtx(st->zc);
 	free(st->pending);
-	free(st->copy_out);
-	if (st->copy_fd >= 0)
-		close(st->copy_fd);
-	if (st->copy_tmp)
-		unlink(st->copy_tmp);
-	free(st->copy_tmp);
 }
