@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Runs sql (columns: path, mode, layer) and fires one finding per row with fmt (path, mode).
  * Returns 0, or -1 with *err on a database error. */
@@ -172,6 +173,82 @@ static int files_eval_unowned(struct policy_eval *ev, const struct policy_rule *
 	return 0;
 }
 
+/* attribute_match (Anchore's): the node at filename in the image compared by sha256 (checksum,
+ * checksum_match equals|not_equals) and/or permission bits (mode in octal, mode_op); fires when
+ * every given comparison holds, with Anchore's text. A missing file fires only with
+ * skip_missing=false. Non-regular files have Anchore's checksum "DIRECTORY_OR_OTHER". */
+static int files_eval_attribute(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	const char *filename = policy_rule_param(r, "filename");
+	const char *checksum = policy_rule_param(r, "checksum");
+	const char *cop = policy_rule_param(r, "checksum_match");
+	const char *mode = policy_rule_param(r, "mode");
+	const char *mop = policy_rule_param(r, "mode_op");
+	const char *skip = policy_rule_param(r, "skip_missing");
+	cop = cop ? cop : "equals";
+	mop = mop ? mop : "equals";
+	if (!filename)
+		return 0;
+	sqlite3 *c = policy_eval_db(ev);
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT CASE WHEN n.type = 'file' THEN coalesce(e.sha256, '') ELSE 'DIRECTORY_OR_OTHER' END,"
+			       " e.mode & 4095, e.layer FROM node n JOIN entry e ON e.id = n.data_entry"
+			       " WHERE n.view = (SELECT layers FROM image WHERE id = 1) AND '/' || ltrim(n.path, '/') = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", sqlite3_errmsg(c));
+	sqlite3_bind_text(st, 1, filename, -1, SQLITE_STATIC);
+	cleanup_free char *msg = NULL;
+	int layer = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *sum = (const char *)sqlite3_column_text(st, 0);
+		unsigned long long have = (unsigned long long)sqlite3_column_int64(st, 1);
+		layer = sqlite3_column_int(st, 2);
+		cleanup_free char *cpart = NULL, *mpart = NULL;
+		if (checksum && *checksum) {
+			bool eq = sum && !strcmp(sum, checksum);
+			if (eq != !strcmp(cop, "equals"))
+				return 0;
+			cpart = xasprintf(" and checksum=%s op=%s specified_checksum=%s", sum ? sum : "", cop, checksum);
+		}
+		if (mode && *mode) {
+			unsigned long long want = strtoull(mode, NULL, 8);
+			if ((have == want) != !strcmp(mop, "equals"))
+				return 0;
+			mpart = xasprintf(" and mode=0o%llo op=%s specified_mode=0o%llo", have, mop, want);
+		}
+		if (!cpart && !mpart)
+			return 0;
+		msg = xasprintf("filename=%s%s%s", filename, cpart ? cpart : "", mpart ? mpart : "");
+	} else {
+		if (!skip || strcasecmp(skip, "false"))
+			return 0; /* skip_missing defaults to true */
+		msg = xasprintf("filename=%s and skip_missing=False", filename);
+	}
+	const struct policy_match m = {.message = msg, .path = filename, .layer = layer, .visible = layer ? 1 : -1};
+	policy_eval_fire(ev, r, &m);
+	return 0;
+}
+
+static const char *files_validate_attribute(const struct policy_rule *r)
+{
+	const char *mode = policy_rule_param(r, "mode");
+	if (mode && (!*mode || strspn(mode, "01234567") != strlen(mode)))
+		return "mode must be octal digits (\"0644\")";
+	return NULL;
+}
+
+static const struct policy_param_def files_attr_params[] = {
+    {"filename", POLICY_PARAM_STRING, true, NULL, NULL},
+    {"checksum_algorithm", POLICY_PARAM_ENUM, false, "sha256", NULL},
+    {"checksum", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"checksum_match", POLICY_PARAM_ENUM, false, "equals|not_equals", NULL},
+    {"mode", POLICY_PARAM_STRING, false, NULL, NULL},
+    {"mode_op", POLICY_PARAM_ENUM, false, "equals|not_equals", NULL},
+    {"skip_missing", POLICY_PARAM_BOOL, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
 static const struct policy_param_def files_regex_params[] = {
     {"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
@@ -190,6 +267,9 @@ static const struct policy_trigger_def files_triggers[] = {
      files_no_params, NULL, files_eval_world_writable},
     {"name_match", NULL, "Triggers if a file exists in the container that matches with any of the regexes given",
      files_regex_params, NULL, files_eval_name_match},
+    {"attribute_match", NULL,
+     "Triggers if a filename exists in the container that has attributes that match those which are provided",
+     files_attr_params, files_validate_attribute, files_eval_attribute},
     {"device_outside_dev", NULL, "Fires for each character or block device node outside /dev", files_no_params,
      NULL, files_eval_device},
     {"unowned_uid", NULL, "Fires for each file owned by a uid with no account in the image's /etc/passwd",

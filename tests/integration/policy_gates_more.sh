@@ -99,6 +99,25 @@ pinned "metadata attribute" metadata attribute \
 	attribute=layer_count check== value=1
 pinned "always" always always "Unconditional trigger match" always
 
+# files attribute_match: sha256 from sha256sum of the file put in the layer, modes as Anchore prints them.
+SU=$(sha256sum <"$T/l1/usr/bin/su" | cut -d' ' -f1)
+messages "attribute_match checksum equals fires" \
+	"filename=/usr/bin/su and checksum=$SU op=equals specified_checksum=$SU" files attribute_match \
+	filename=/usr/bin/su checksum_algorithm=sha256 "checksum=$SU" checksum_match=equals
+messages "attribute_match checksum not_equals does not fire on the same sum" "" files attribute_match \
+	filename=/usr/bin/su "checksum=$SU" checksum_match=not_equals
+messages "attribute_match checksum and mode (both must hold) fires" \
+	"filename=/usr/bin/su and checksum=$SU op=equals specified_checksum=$SU and mode=0o4755 op=equals specified_mode=0o4755" \
+	files attribute_match filename=/usr/bin/su "checksum=$SU" mode=04755 mode_op=equals
+messages "attribute_match mode not_equals fires on another mode" \
+	"filename=/etc/passwd and mode=0o644 op=not_equals specified_mode=0o600" files attribute_match \
+	filename=/etc/passwd mode=0600 mode_op=not_equals
+messages "attribute_match mode equals does not fire on another mode" "" files attribute_match filename=/etc/passwd mode=0600
+messages "attribute_match on a missing file does not fire (skip_missing defaults to true)" "" files attribute_match \
+	filename=/etc/shadow mode=0600
+messages "attribute_match on a missing file with skip_missing=false fires" \
+	"filename=/etc/shadow and skip_missing=False" files attribute_match filename=/etc/shadow skip_missing=false
+
 # licenses on SPDX expressions (npm package.json licenses, as the catalog reads them): OR is the
 # user's choice (fires only when every alternative is denied), AND and WITH parts all apply.
 mkdir -p "$T/n/usr/lib/node_modules/"{dual,both,alt,exc}
