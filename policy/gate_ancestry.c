@@ -91,24 +91,15 @@ static int anc_eval(struct policy_eval *ev, const struct policy_rule *r, struct 
 		memcpy(chain, next, sizeof chain);
 		approved = policy_list_has(digests, chain, true);
 	}
-	const char *p = images;
-	while (!approved && p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		while (l && p[l - 1] == ' ')
-			l--;
-		if (l) {
-			cleanup_free char *path = xstrndup(p, l);
-			int m = anc_on_image(path, v, n, err);
-			if (m < 0) {
-				anc_free_list(v, n);
-				return -1;
-			}
-			approved = m > 0;
+	size_t l;
+	for (const char *cur = images, *p; !approved && (p = policy_list_next(&cur, &l));) {
+		cleanup_free char *path = xstrndup(p, l);
+		int m = anc_on_image(path, v, n, err);
+		if (m < 0) {
+			anc_free_list(v, n);
+			return -1;
 		}
-		p = e;
+		approved = m > 0;
 	}
 	if (!approved) {
 		cleanup_free char *msg =

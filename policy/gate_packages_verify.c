@@ -71,17 +71,12 @@ static const EVP_MD *pkg_hash_named(const char *name, size_t len)
 /* True when path is under one of the comma-separated directories ("/usr,/var/lib"). */
 static bool pkg_under_dirs(const char *dirs, const char *path)
 {
-	const char *p = dirs;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		while (l && (p[l - 1] == ' ' || p[l - 1] == '/'))
+	size_t l;
+	for (const char *c = dirs, *p; (p = policy_list_next(&c, &l));) {
+		while (l && p[l - 1] == '/')
 			l--;
 		if (l == 0 || (strncmp(path, p, l) == 0 && (path[l] == '/' || path[l] == '\0')))
 			return true;
-		p = e;
 	}
 	return false;
 }
