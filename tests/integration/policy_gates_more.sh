@@ -118,6 +118,30 @@ messages "attribute_match on a missing file does not fire (skip_missing defaults
 messages "attribute_match on a missing file with skip_missing=false fires" \
 	"filename=/etc/shadow and skip_missing=False" files attribute_match filename=/etc/shadow skip_missing=false
 
+# dockerfile instruction over the Dockerfile guessed from the history (mkimage --created-by writes
+# each layer's history line): a classic-builder #(nop) line, a classic RUN, a BuildKit line.
+bash "$REPO/tools/mkimage.sh" --form docker --created-by '/bin/sh -c #(nop)  USER app' \
+	--created-by '/bin/sh -c apt-get update' --created-by 'WORKDIR /srv # buildkit' \
+	-o "$T/hist.tar" "$T/L1.tar" "$T/L1.tar" "$T/L1.tar" >/dev/null 2>"$T/mk.err" ||
+	{ diag <"$T/mk.err"; echo "Bail out! mkimage"; exit 1; }
+"$STRATA" index -q --index "$T/img.db" "$T/hist.tar" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
+messages "instruction USER = app fires for the #(nop) line" \
+	"Dockerfile directive 'USER' check '=' matched against 'app' for line 'app'" dockerfile instruction \
+	instruction=USER check== value=app
+messages "instruction USER = root does not fire" "" dockerfile instruction instruction=USER check== value=root
+messages "instruction RUN like apt-get fires for the classic RUN line" \
+	"Dockerfile directive 'RUN' check 'like' matched against 'apt-get' for line '/bin/sh -c apt-get update'" \
+	dockerfile instruction instruction=RUN check=like value=apt-get
+messages "instruction WORKDIR exists fires for the BuildKit line" \
+	"Dockerfile directive 'WORKDIR' check 'exists' matched against '' for line '/srv'" dockerfile instruction \
+	instruction=WORKDIR check=exists
+messages "instruction HEALTHCHECK not_exists fires once" \
+	"Dockerfile directive 'HEALTHCHECK' not found, matching condition 'not_exists' check" dockerfile instruction \
+	instruction=HEALTHCHECK check=not_exists
+messages "instruction USER not_exists does not fire" "" dockerfile instruction instruction=USER check=not_exists
+messages "instruction with actual_dockerfile_only=true never fires (strata has no Dockerfile)" "" dockerfile \
+	instruction instruction=USER check=exists actual_dockerfile_only=true
+
 # licenses on SPDX expressions (npm package.json licenses, as the catalog reads them): OR is the
 # user's choice (fires only when every alternative is denied), AND and WITH parts all apply.
 mkdir -p "$T/n/usr/lib/node_modules/"{dual,both,alt,exc}
