@@ -249,6 +249,69 @@ static const struct policy_param_def files_attr_params[] = {
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
 };
 
+/* content_regex_match (Anchore's; strata has no analyzer config): regex_name is the PCRE2 regex
+ * itself, applied per line (multiline ^ and $) to every regular file of the image of at most
+ * max_size bytes (default 1 MiB) whose path matches path_regex (strata's; all when absent), read
+ * through policy_eval_file_content. One finding per matching file, Anchore's text. */
+static int files_eval_content(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
+{
+	const char *re = policy_rule_param(r, "regex_name");
+	const char *pre = policy_rule_param(r, "path_regex");
+	const char *max_s = policy_rule_param(r, "max_size");
+	long long max = max_s ? strtoll(max_s, NULL, 10) : 1 << 20;
+	if (!re || !*re || max <= 0)
+		return 0;
+	struct index_db *idx = policy_eval_index(ev);
+	int view = index_db_view_merged(idx, index_db_layer_count(idx));
+	sqlite3 *c = policy_eval_db(ev);
+	cleanup_sqlstmt sqlite3_stmt *st = NULL, *m = NULL;
+	if (sqlite3_prepare_v2(c,
+			       "SELECT '/' || ltrim(n.path, '/'), e.layer FROM node n JOIN entry e ON e.id = n.data_entry"
+			       " WHERE n.view = ?1 AND n.type = 'file' AND e.size <= ?2"
+			       " AND (?3 IS NULL OR regexp(?3, '/' || ltrim(n.path, '/'))) ORDER BY n.path",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c, "SELECT regexp(?1, ?2)", -1, &m, NULL) != SQLITE_OK)
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", sqlite3_errmsg(c));
+	sqlite3_bind_int(st, 1, view);
+	sqlite3_bind_int64(st, 2, max);
+	if (pre && *pre)
+		sqlite3_bind_text(st, 3, pre, -1, SQLITE_STATIC);
+	sqlite3_bind_text(m, 1, re, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cleanup_free char *path = xstrdup((const char *)sqlite3_column_text(st, 0));
+		int layer = sqlite3_column_int(st, 1);
+		cleanup_free char *data = NULL;
+		size_t len;
+		bool trunc;
+		int have = policy_eval_file_content(ev, view, path, (size_t)max, &data, &len, &trunc, err);
+		if (have < 0)
+			return -1;
+		if (have == 0)
+			continue;
+		sqlite3_reset(m);
+		sqlite3_bind_text(m, 2, data, (int)len, SQLITE_STATIC);
+		if (sqlite3_step(m) != SQLITE_ROW)
+			return strata_err_set(err, STRATA_EUSAGE, "files gate: regex '%s': %s", re, sqlite3_errmsg(c));
+		if (!sqlite3_column_int(m, 0))
+			continue;
+		cleanup_free char *msg =
+		    xasprintf("File content analyzer found regexp match in container: file=%s regexp=%s", path, re);
+		const struct policy_match pm = {.message = msg, .path = path, .layer = layer, .visible = 1};
+		policy_eval_fire(ev, r, &pm);
+	}
+	if (rc != SQLITE_DONE)
+		return strata_err_set(err, STRATA_EIO, "files gate: %s", sqlite3_errmsg(c));
+	return 0;
+}
+
+static const struct policy_param_def files_content_params[] = {
+    {"regex_name", POLICY_PARAM_REGEX, true, NULL, NULL},
+    {"path_regex", POLICY_PARAM_REGEX, false, NULL, NULL},
+    {"max_size", POLICY_PARAM_INT, false, NULL, NULL},
+    {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
+};
+
 static const struct policy_param_def files_regex_params[] = {
     {"regex", POLICY_PARAM_REGEX, true, NULL, NULL},
     {NULL, POLICY_PARAM_STRING, false, NULL, NULL},
@@ -267,6 +330,10 @@ static const struct policy_trigger_def files_triggers[] = {
      files_no_params, NULL, files_eval_world_writable},
     {"name_match", NULL, "Triggers if a file exists in the container that matches with any of the regexes given",
      files_regex_params, NULL, files_eval_name_match},
+    {"content_regex_match", NULL,
+     "Triggers for each regular file (at most max_size bytes, path matching path_regex) with a line matching "
+     "the regex regex_name",
+     files_content_params, NULL, files_eval_content},
     {"attribute_match", NULL,
      "Triggers if a filename exists in the container that has attributes that match those which are provided",
      files_attr_params, files_validate_attribute, files_eval_attribute},

@@ -118,6 +118,14 @@ messages "attribute_match on a missing file does not fire (skip_missing defaults
 messages "attribute_match on a missing file with skip_missing=false fires" \
 	"filename=/etc/shadow and skip_missing=False" files attribute_match filename=/etc/shadow skip_missing=false
 
+# files content_regex_match: regex_name is the regex (strata has no analyzer config), per line.
+messages "content_regex_match fires for the file with a matching line (^ is a line start)" \
+	"File content analyzer found regexp match in container: file=/etc/passwd regexp=^app:" files \
+	content_regex_match 'regex_name=^app:'
+messages "content_regex_match with path_regex limits the files" "" files content_regex_match 'regex_name=^app:' \
+	'path_regex=^/usr/'
+messages "content_regex_match does not fire without a matching line" "" files content_regex_match 'regex_name=^ftp:'
+
 # dockerfile instruction over the Dockerfile guessed from the history (mkimage --created-by writes
 # each layer's history line): a classic-builder #(nop) line, a classic RUN, a BuildKit line.
 bash "$REPO/tools/mkimage.sh" --form docker --created-by '/bin/sh -c #(nop)  USER app' \
