@@ -232,6 +232,8 @@ static int copy_take_err(struct overlay_copy_worker *w, struct strata_err **err)
 int overlay_copy_put(struct overlay_stream *st, const unsigned char *p, size_t n, struct strata_err **err)
 {
 	struct overlay_copy_worker *w = st->copy_worker;
+	if (!w || !w->started)
+		return strata_err_set(err, STRATA_EIO, "seekable copy: writer not running");
 	while (n > 0) {
 		if (!w->fill) { /* take the next free slot, waiting for the writer if the ring is full */
 			pthread_mutex_lock(&w->lock);
@@ -260,6 +262,8 @@ int overlay_copy_put(struct overlay_stream *st, const unsigned char *p, size_t n
 int overlay_copy_finish(struct overlay_stream *st, struct strata_err **err)
 {
 	struct overlay_copy_worker *w = st->copy_worker;
+	if (!w || !w->started)
+		return strata_err_set(err, STRATA_EIO, "seekable copy: writer not running");
 	copy_publish(w);
 	copy_worker_join(w, false);
 	if (w->failed || w->count > 0)
