@@ -52,7 +52,8 @@ int audit_version_cmp_rpm(const char *a, const char *b);
 int audit_version_cmp_apk(const char *a, const char *b);
 /* By the package table's type: "deb"/"dpkg", "rpm", "apk"/"APKG" by their own orders; "npm" and
  * "golang" by Semantic Versioning 2.0.0 precedence when both versions are semver; "python" by
- * PEP 440 when both parse; every other type (and the versions that do not parse) by dpkg's order,
+ * PEP 440 and "gem" by RubyGems' Gem::Version order when both parse; every other type (and the
+ * versions that do not parse) by dpkg's order,
  * equal strings being equal. */
 int audit_version_cmp(const char *type, const char *a, const char *b);
 

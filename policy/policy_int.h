@@ -192,7 +192,8 @@ extern const struct policy_gate_def policy_gate_dockerfile;
 int policy_version_cmp_dpkg(const char *a, const char *b);
 int policy_version_cmp_rpm(const char *a, const char *b);
 int policy_version_cmp_apk(const char *a, const char *b);
-/* By the package table's type: "deb", "rpm", "apk"; other types use dpkg's ordering. */
+/* By the package table's type, with audit_version_cmp's orders: dpkg for deb, rpm, apk, semver for
+ * npm and golang, PEP 440 for python, RubyGems for gem; anything else (or unparsable) dpkg's. */
 int policy_version_cmp(const char *type, const char *a, const char *b);
 #endif
 
