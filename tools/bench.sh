@@ -178,7 +178,7 @@ echo "targets: idx/floor <= 1.5, RSS < 150 MB"
 
 # ---- 3b. what the audit scanners cost (issues 4 and 5) --------------------------------------
 # The same index pass with no scanner, with the catalog only and with the secret scanner only,
-# against all of them; median of 3 runs each on the first form. The secret scanner also counts,
+# against all of them (catalog, secrets, retrieved, elf); median of 3 runs each on the first form. The secret scanner also counts,
 # per layer, the bytes of the files it scanned and the CPU time it spent on them (secret_stats).
 sform=${FORMS%% *}
 simg=$B/image-$sform.tar
@@ -189,7 +189,7 @@ med3() { # SCANNERS → median wall seconds of 3 `strata index --force --scanner
 	done | sort -n | sed -n 2p
 }
 warm "$simg"
-t_none=$(med3 none) t_cat=$(med3 catalog) t_sec=$(med3 secrets) t_all=$(med3 catalog,secrets)
+t_none=$(med3 none) t_cat=$(med3 catalog) t_sec=$(med3 secrets) t_all=$(med3 catalog,secrets,retrieved,elf)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", (a - b) * 100 / b; else print "-" }'; }
 echo
 echo "== audit scanners ($sform): index s with none $t_none, catalog $t_cat ($(pct "$t_cat" "$t_none")), secrets $t_sec ($(pct "$t_sec" "$t_none")), all $t_all ($(pct "$t_all" "$t_none"))"
