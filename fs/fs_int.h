@@ -135,4 +135,8 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 /* op_write.c: every operation that would write answers EROFS */
 void fs_ops_set_readonly(struct fuse_lowlevel_ops *ops);
 
+/* op_read.c: whether open answers ENOSYS to read-only opens, so the kernel stops sending OPEN and
+ * RELEASE for files (set by init when the kernel offers FUSE_CAP_NO_OPEN_SUPPORT). */
+void fs_read_set_no_open(bool on);
+
 #endif

@@ -35,6 +35,10 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* readdirplus for every chunk of a listing, not only the first (the "auto" mode sends plain
+	 * readdir for later chunks, then one LOOKUP per entry there when find or ls needs attributes) */
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	fs_read_set_no_open((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0);
 	ready_report(m, NULL);
 }
 
@@ -138,6 +142,8 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 	 * 176 MB on the 300 MB bench image); two arenas are enough for the few concurrent requests. */
 	mallopt(M_ARENA_MAX, 2);
 	overlay_cache_set_budget((size_t)32 << 20);
+	/* Decode the next spans of a layer on other threads while a reader copies the current one. */
+	overlay_readahead_start();
 	struct fs_mount m = {.db = db, .nlayers = index_db_layer_count(db), .image_name = o->image_name,
 			     .index_fd = -1, .log = stderr, .ready_fd = o->ready_fd};
 	pthread_mutex_init(&m.log_lock, NULL);

@@ -1,16 +1,28 @@
 /* fs/op_read.c — file data: open (read-only, keep_cache), read through the layer byte sources at
  * the offsets in the index (or from the reserved files), release, readlink. The file handle is
- * the entry id whose data is shown (a hard link's target), or minus the reserved inode. */
+ * the entry id whose data is shown (a hard link's target), or minus the reserved inode.
+ *
+ * When the kernel supports it (FUSE_CAP_NO_OPEN_SUPPORT), open answers ENOSYS once and the kernel
+ * stops sending OPEN and RELEASE for files (it keeps the page cache across opens, as keep_cache
+ * did): half the requests of reading many small files. read then gets fh 0 (no entry id is 0:
+ * ids are layer << 32 | seq with layer >= 1) and finds the handle from the inode itself; the
+ * mount is read-only, so the kernel refuses write opens before they would reach open. */
 #include "fs_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 
-static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info *fi)
+static bool fs_no_open; /* atomic: set once by init */
+
+void fs_read_set_no_open(bool on)
 {
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT)))
-		return EROFS;
+	__atomic_store_n(&fs_no_open, on, __ATOMIC_RELEASE);
+}
+
+/* The file handle of regular file ino (see the top of the file) into *fh, or an errno. */
+static int fs_file_handle(struct fs_mount *m, fuse_ino_t ino, int64_t *fh)
+{
 	struct stat st;
 	struct index_node n;
 	int rc = fs_do_getattr(m, ino, &st, &n);
@@ -20,13 +32,30 @@ static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info 
 		return EISDIR;
 	if (!S_ISREG(st.st_mode))
 		return EACCES;
-	fi->fh = n.data_entry_id == -2 ? (uint64_t)(-(int64_t)fs_ino_index(ino)) : (uint64_t)n.data_entry_id;
+	*fh = n.data_entry_id == -2 ? -(int64_t)fs_ino_index(ino) : n.data_entry_id;
+	return 0;
+}
+
+static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT)))
+		return EROFS;
+	int64_t fh = 0;
+	int rc = fs_file_handle(m, ino, &fh);
+	if (rc)
+		return rc;
+	fi->fh = (uint64_t)fh;
 	fi->keep_cache = 1;
 	return 0;
 }
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (__atomic_load_n(&fs_no_open, __ATOMIC_ACQUIRE) && (fi->flags & O_ACCMODE) == O_RDONLY &&
+	    !(fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	int rc = fs_do_open(fs_req_mount(req), ino, fi);
 	if (rc)
 		fuse_reply_err(req, rc);
@@ -48,9 +77,17 @@ static ssize_t fs_do_read(struct fs_mount *m, int64_t fh, char *buf, size_t size
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct fs_mount *m = fs_req_mount(req);
+	int64_t fh = (int64_t)fi->fh;
+	if (fh == 0) { /* the kernel did not open it (no-open mode) */
+		int rc = fs_file_handle(m, ino, &fh);
+		if (rc) {
+			fuse_reply_err(req, rc);
+			return;
+		}
+	}
 	cleanup_free char *buf = xmalloc(size ? size : 1);
-	ssize_t n = fs_do_read(fs_req_mount(req), (int64_t)fi->fh, buf, size, off);
+	ssize_t n = fs_do_read(m, fh, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

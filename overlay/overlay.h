@@ -176,6 +176,12 @@ const struct overlay_seekmap *overlay_source_seekmap(const struct overlay_source
 /* Process-wide budget of the LRU that keeps decompressed spans (default 64 MiB). */
 void overlay_cache_set_budget(size_t bytes);
 
+/* Starts the threads that decode the next spans of a compressed layer ahead of a sequential
+ * reader (for the mount's serving process). Call it in the process that will read, after any
+ * fork (threads do not survive one). Until then spans are decoded only when read. Idempotent;
+ * false when no thread could start (reads then work as before). */
+bool overlay_readahead_start(void);
+
 /* Compression by magic bytes (never by name). n may be short; unknown → NONE. */
 enum overlay_compression overlay_detect_compression(const unsigned char *magic, size_t n);
 const char *overlay_compression_name(enum overlay_compression c); /* "raw", "gzip", "zstd" */

@@ -14,7 +14,14 @@
  * is guarded by one mutex and entries are reference counted, so an entry evicted while another
  * thread copies out of it is freed by the last user. The first thread missing a span inserts a
  * placeholder and decodes it; others wanting the same span wait on cache_cv (FUSE readahead sends
- * neighbouring blocks in parallel, which would otherwise decode one span several times). */
+ * neighbouring blocks in parallel, which would otherwise decode one span several times).
+ *
+ * Readahead (once overlay_readahead_start ran in this process): when a reader moves from span
+ * i-1 to span i of a source, the next PREFETCH_DEPTH spans are queued for a small pool of worker
+ * threads, which decode them into the LRU through
+ * the same placeholders (a reader arriving at a span being prefetched waits for it instead of
+ * decoding it again). Decompression then overlaps the kernel's copying and uses a second core;
+ * a random reader (no span transition) never triggers it. */
 #include "overlay_int.h"
 
 #include <pthread.h>
@@ -24,6 +31,9 @@
 #define SPAN_CACHE_MAX ((uint64_t)64 << 20)
 #define DECOMP_CHUNK ((size_t)256 << 10)
 #define SKIP_CHUNK ((size_t)64 << 10)
+#define PREFETCH_WORKERS 2
+#define PREFETCH_DEPTH 2
+#define PREFETCH_QUEUE 8
 
 struct span_ent {
 	uint64_t src_id;
@@ -144,6 +154,31 @@ static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
 	return e;
 }
 
+/* A new placeholder for span (id, idx) with a reference, or NULL when the span is already
+ * cached or being decoded (the prefetcher then has nothing to do). */
+static struct span_ent *cache_claim(uint64_t id, size_t idx)
+{
+	pthread_mutex_lock(&cache_mu);
+	size_t b = cache_bucket(id, idx);
+	struct span_ent *e = cache_buckets[b];
+	while (e && !(e->src_id == id && e->idx == idx))
+		e = e->hnext;
+	if (e) {
+		pthread_mutex_unlock(&cache_mu);
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->src_id = id;
+	e->idx = idx;
+	e->refs = 1;
+	e->cached = true;
+	e->hnext = cache_buckets[b];
+	cache_buckets[b] = e;
+	lru_push_locked(e);
+	pthread_mutex_unlock(&cache_mu);
+	return e;
+}
+
 /* Publishes a placeholder's decoded span (takes data), or its failure when data is NULL. */
 static void cache_complete(struct span_ent *e, unsigned char *data, size_t len)
 {
@@ -216,6 +251,7 @@ struct span_dec {
 struct overlay_decomp_cursor {
 	pthread_mutex_t mu;
 	struct span_dec dec;
+	size_t ra_last; /* span of the latest cached read (atomic; SIZE_MAX: none yet) */
 };
 
 static void dec_end(struct span_dec *d)
@@ -460,6 +496,126 @@ void overlay_decomp_cursor_free(struct overlay_decomp_cursor *c)
 	free(c);
 }
 
+/* ---- readahead ------------------------------------------------------------------------- */
+
+struct prefetch_job {
+	struct overlay_source *s; /* a reference */
+	size_t idx;
+};
+
+static pthread_mutex_t pf_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pf_cv = PTHREAD_COND_INITIALIZER;
+static struct prefetch_job pf_queue[PREFETCH_QUEUE];
+static size_t pf_head, pf_len;
+static bool pf_on; /* workers run; written once under pf_mu, read atomically */
+
+static bool span_cacheable(const struct overlay_source *s, size_t i)
+{
+	const struct overlay_seekmap *m = s->map;
+	uint64_t start = m->pts[i].uoff;
+	uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
+	uint64_t budget = __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
+	return end - start <= SPAN_CACHE_MAX && end - start <= budget;
+}
+
+/* Decodes span idx of s into the LRU unless it is there or on its way; errors are dropped (a
+ * reader reaching the span decodes it itself and meets the error). */
+static void prefetch_run(struct overlay_source *s, size_t idx)
+{
+	const struct overlay_seekmap *m = s->map;
+	struct span_ent *e = cache_claim(s->id, idx);
+	if (!e)
+		return;
+	uint64_t start = m->pts[idx].uoff;
+	uint64_t end = idx + 1 < m->n ? m->pts[idx + 1].uoff : m->usize;
+	size_t slen = (size_t)(end - start);
+	unsigned char *data = xmalloc(slen ? slen : 1);
+	cleanup_err struct strata_err *err = NULL;
+	if (span_decode(s, idx, data, slen, &err) < 0) {
+		free(data);
+		cache_complete(e, NULL, 0);
+	} else {
+		cache_complete(e, data, slen);
+	}
+	cache_release(e);
+}
+
+static void *prefetch_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&pf_mu);
+		while (pf_len == 0)
+			pthread_cond_wait(&pf_cv, &pf_mu);
+		struct prefetch_job j = pf_queue[pf_head];
+		pf_head = (pf_head + 1) % PREFETCH_QUEUE;
+		pf_len--;
+		pthread_mutex_unlock(&pf_mu);
+		prefetch_run(j.s, j.idx);
+		overlay_source_unref(j.s);
+	}
+	return NULL;
+}
+
+bool overlay_readahead_start(void)
+{
+	pthread_mutex_lock(&pf_mu);
+	if (!__atomic_load_n(&pf_on, __ATOMIC_RELAXED)) {
+		int started = 0;
+		for (int i = 0; i < PREFETCH_WORKERS; i++) {
+			pthread_t t;
+			pthread_attr_t a;
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			if (pthread_create(&t, &a, prefetch_main, NULL) == 0)
+				started++;
+			pthread_attr_destroy(&a);
+		}
+		if (started)
+			__atomic_store_n(&pf_on, true, __ATOMIC_RELAXED);
+	}
+	bool on = __atomic_load_n(&pf_on, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pf_mu);
+	return on;
+}
+
+/* Queues spans idx+1 .. idx+PREFETCH_DEPTH of s that are cacheable and not cached yet; a full
+ * queue drops the request (readahead is only a hint). */
+static void prefetch_after(struct overlay_source *s, size_t idx)
+{
+	if (!__atomic_load_n(&pf_on, __ATOMIC_RELAXED))
+		return;
+	size_t want[PREFETCH_DEPTH];
+	size_t nwant = 0;
+	pthread_mutex_lock(&cache_mu);
+	for (size_t k = idx + 1; k < s->map->n && k <= idx + PREFETCH_DEPTH; k++) {
+		struct span_ent *e = cache_buckets[cache_bucket(s->id, k)];
+		while (e && !(e->src_id == s->id && e->idx == k))
+			e = e->hnext;
+		if (!e)
+			want[nwant++] = k;
+	}
+	pthread_mutex_unlock(&cache_mu);
+	if (nwant == 0)
+		return;
+	pthread_mutex_lock(&pf_mu);
+	for (size_t w = 0; w < nwant && pf_len < PREFETCH_QUEUE; w++) {
+		if (!span_cacheable(s, want[w]))
+			break;
+		bool queued = false;
+		for (size_t q = 0; q < pf_len && !queued; q++) {
+			const struct prefetch_job *j = &pf_queue[(pf_head + q) % PREFETCH_QUEUE];
+			queued = j->s->id == s->id && j->idx == want[w];
+		}
+		if (queued)
+			continue;
+		pf_queue[(pf_head + pf_len) % PREFETCH_QUEUE] = (struct prefetch_job){overlay_source_ref(s), want[w]};
+		pf_len++;
+		pthread_cond_signal(&pf_cv);
+	}
+	pthread_mutex_unlock(&pf_mu);
+}
+
 /* Index of the last access point with uoff <= off (pts[0].uoff == 0). */
 static size_t seekmap_find(const struct overlay_seekmap *m, uint64_t off)
 {
@@ -493,6 +649,9 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			if (span_read_uncached(s, i, o, dst + done, want, err) < 0)
 				goto fail;
 		} else {
+			size_t prev = __atomic_exchange_n(&s->cursor->ra_last, i, __ATOMIC_RELAXED);
+			if (prev != SIZE_MAX && prev + 1 == i)
+				prefetch_after(s, i);
 			bool fill = false;
 			struct span_ent *e = cache_acquire(s->id, i, &fill);
 			if (fill) {
@@ -561,5 +720,6 @@ struct overlay_source *overlay_source_decomp_new(struct overlay_source *base, st
 	s->id = __atomic_fetch_add(&next_source_id, 1, __ATOMIC_RELAXED);
 	s->cursor = xcalloc(1, sizeof(*s->cursor));
 	pthread_mutex_init(&s->cursor->mu, NULL);
+	s->cursor->ra_last = SIZE_MAX;
 	return s;
 }
