@@ -6,6 +6,7 @@
 # redone with sha256sum); every trigger fires and does not fire.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/policy.sh"
 need_strata
 command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
 
@@ -44,16 +45,7 @@ mv "$T/index.json" "$T/img/index.json"
 
 # audit DB GATE TRIGGER [NAME=VALUE]...: the messages of that trigger's findings, sorted.
 audit() {
-	local db=$1 gate=$2 trig=$3 params='[]' kv
-	shift 3
-	for kv in "$@"; do
-		params=$(jq -c --arg n "${kv%%=*}" --arg v "${kv#*=}" '. + [{name: $n, value: $v}]' <<<"$params")
-	done
-	jq -n --arg g "$gate" --arg t "$trig" --argjson p "$params" '{id: "t", version: "1_0",
-		policies: [{id: "p", version: "1_0", rules: [{id: "r", gate: $g, trigger: $t, action: "WARN", params: $p}]}],
-		mappings: [{id: "m", name: "all", registry: "*", repository: "*", image: {type: "tag", value: "*"}, policy_ids: ["p"]}]}' >"$T/bundle.json"
-	"$STRATA" audit --policy "$T/bundle.json" --format json "$db" >"$T/audit.json" 2>"$T/audit.err"
-	echo $? >"$T/rc"
+	one_rule_audit "$@"
 	jq -r '.. | objects | select(has("rows")) | .rows[] | select(.[3] != "always") | .[5]' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
 }
 # expect NAME EXPECTED_FILE_CONTENT DB GATE TRIGGER PARAMS...: ok when the messages are exactly these.

@@ -6,6 +6,7 @@
 # gate + Anchore's trigger name + the message written from Anchore's template by hand.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/policy.sh"
 need_strata
 command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
 
@@ -19,16 +20,7 @@ bash "$REPO/tools/mkimage.sh" --form docker -o "$T/img.tar" "$T/L1.tar" >/dev/nu
 
 # audit GATE TRIGGER [NAME=VALUE]...: "trigger_id<TAB>message" of that rule's findings, sorted.
 audit() {
-	local gate=$1 trig=$2 params='[]' kv
-	shift 2
-	for kv in "$@"; do
-		params=$(jq -c --arg n "${kv%%=*}" --arg v "${kv#*=}" '. + [{name: $n, value: $v}]' <<<"$params")
-	done
-	jq -n --arg g "$gate" --arg t "$trig" --argjson p "$params" '{id: "t", version: "1_0",
-		policies: [{id: "p", version: "1_0", rules: [{id: "r", gate: $g, trigger: $t, action: "WARN", params: $p}]}],
-		mappings: [{id: "m", name: "all", registry: "*", repository: "*", image: {type: "tag", value: "*"}, policy_ids: ["p"]}]}' >"$T/bundle.json"
-	"$STRATA" audit --policy "$T/bundle.json" --format json "$T/img.db" >"$T/audit.json" 2>"$T/audit.err"
-	echo $? >"$T/rc"
+	one_rule_audit "$T/img.db" "$@"
 	jq -r '.. | objects | select(has("rows")) | .rows[] | "\(.[2])\t\(.[5])"' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
 }
 # messages NAME EXPECTED GATE TRIGGER PARAMS...: ok when the findings' messages are exactly EXPECTED.

@@ -12,6 +12,7 @@
 # thresholds with `dpkg --compare-versions`; ancestry ChainIDs with sha256sum; licenses with the
 # index's own license rows (the catalog's tests check those against the packages).
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/policy.sh"
 need_strata
 command -v jq >/dev/null || { echo "1..0 # SKIP needs jq"; exit 77; }
 
@@ -49,16 +50,7 @@ bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag other:1
 # audit DB GATE TRIGGER [NAME=VALUE]...: the Check_Output lines of that gate/trigger's findings
 # (a one-rule bundle, action WARN), sorted; the exit status of strata audit in $T/rc.
 audit() {
-	local db=$1 gate=$2 trig=$3 params='[]' kv
-	shift 3
-	for kv in "$@"; do
-		params=$(jq -c --arg n "${kv%%=*}" --arg v "${kv#*=}" '. + [{name: $n, value: $v}]' <<<"$params")
-	done
-	jq -n --arg g "$gate" --arg t "$trig" --argjson p "$params" '{id: "t", version: "1_0",
-		policies: [{id: "p", version: "1_0", rules: [{id: "r", gate: $g, trigger: $t, action: "WARN", params: $p}]}],
-		mappings: [{id: "m", name: "all", registry: "*", repository: "*", image: {type: "tag", value: "*"}, policy_ids: ["p"]}]}' >"$T/bundle.json"
-	"$STRATA" audit --policy "$T/bundle.json" --format json "$db" >"$T/audit.json" 2>"$T/audit.err"
-	echo $? >"$T/rc"
+	one_rule_audit "$@"
 	jq -r '.. | objects | select(has("rows")) | .rows[] | select(.[3] != "always") | .[5]' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
 }
 # fires NAME EXPECTED_COUNT DB GATE TRIGGER PARAMS...: ok when exactly that many findings.
