@@ -111,6 +111,21 @@ static void cache_evict_locked(void)
 		cache_drop_locked(lru_tail);
 }
 
+/* A new placeholder for span (id, idx) in bucket b, in the LRU, with one reference (the caller's:
+ * it decodes the span). Called with cache_mu held. */
+static struct span_ent *cache_insert_locked(uint64_t id, size_t idx, size_t b)
+{
+	struct span_ent *e = xcalloc(1, sizeof(*e));
+	e->src_id = id;
+	e->idx = idx;
+	e->refs = 1;
+	e->cached = true;
+	e->hnext = cache_buckets[b];
+	cache_buckets[b] = e;
+	lru_push_locked(e);
+	return e;
+}
+
 /* Returns span (id, idx) with a reference. Either it is ready (data set, *fill false), or it is
  * a new placeholder that the caller must decode and pass to cache_complete (*fill true); other
  * threads asking for it meanwhile wait instead of decoding it again. */
@@ -124,14 +139,7 @@ static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
 		while (e && !(e->src_id == id && e->idx == idx))
 			e = e->hnext;
 		if (!e) {
-			e = xcalloc(1, sizeof(*e));
-			e->src_id = id;
-			e->idx = idx;
-			e->refs = 1;
-			e->cached = true;
-			e->hnext = cache_buckets[b];
-			cache_buckets[b] = e;
-			lru_push_locked(e);
+			e = cache_insert_locked(id, idx, b);
 			*fill = true;
 			break;
 		}
@@ -167,14 +175,7 @@ static struct span_ent *cache_claim(uint64_t id, size_t idx)
 		pthread_mutex_unlock(&cache_mu);
 		return NULL;
 	}
-	e = xcalloc(1, sizeof(*e));
-	e->src_id = id;
-	e->idx = idx;
-	e->refs = 1;
-	e->cached = true;
-	e->hnext = cache_buckets[b];
-	cache_buckets[b] = e;
-	lru_push_locked(e);
+	e = cache_insert_locked(id, idx, b);
 	pthread_mutex_unlock(&cache_mu);
 	return e;
 }
