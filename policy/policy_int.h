@@ -369,6 +369,9 @@ const char *policy_action_name(enum policy_action a); /* "go", "warn", "stop" */
 /* Outputs (policy/policy_out*.c): owned NUL-terminated text, *len bytes. gate NULL: all gates. */
 char *policy_out_verdict(const struct policy_result *r, size_t *len);
 char *policy_out_json(const struct policy_result *r, size_t *len);
+/* j as indented JSON (members in order) and a newline: owned, its length in *len; j is not
+ * consumed. Every JSON file under /.audit is written by it. Aborts only when out of memory. */
+char *policy_json_text(const json_t *j, size_t *len);
 char *policy_out_findings(const struct policy_result *r, const char *gate, size_t *len);
 char *policy_out_text(const struct policy_result *r, size_t *len);
 char *policy_out_sarif(const struct policy_result *r, size_t *len);

@@ -17,15 +17,22 @@ static char *out_take(char *s, size_t *len)
 	return s;
 }
 
-static char *out_json_dump(json_t *j, size_t *len)
+char *policy_json_text(const json_t *j, size_t *len)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
 	if (!s)
 		abort();
 	char *r = xasprintf("%s\n", s);
 	free(s);
-	return out_take(r, len);
+	*len = strlen(r);
+	return r;
+}
+
+static char *out_json_dump(json_t *j, size_t *len)
+{
+	char *r = policy_json_text(j, len);
+	json_decref(j);
+	return r;
 }
 
 char *policy_out_verdict(const struct policy_result *r, size_t *len)

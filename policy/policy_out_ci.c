@@ -83,13 +83,8 @@ char *policy_out_sarif(const struct policy_result *r, size_t *len)
 		      policy_action_name(r->final_action), "image_id", r->image_id, "repo_tag", r->repo_tag);
 	if (!doc)
 		abort();
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *o = policy_json_text(doc, len);
 	json_decref(doc);
-	if (!s)
-		abort();
-	char *o = xasprintf("%s\n", s);
-	free(s);
-	*len = strlen(o);
 	return o;
 }
 

@@ -182,16 +182,7 @@ int attest_render_json(struct index_db *db, char **out, size_t *len, struct stra
 	json_object_set_new(root, "verified_attestations", json_integer((json_int_t)natt));
 	json_object_set_new(root, "items", arr);
 	attest_set_clear(&s);
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	*out = policy_json_text(root, len);
 	json_decref(root);
-	if (!text)
-		abort();
-	size_t tl = strlen(text);
-	*out = xmalloc(tl + 2);
-	memcpy(*out, text, tl);
-	(*out)[tl] = '\n';
-	(*out)[tl + 1] = '\0';
-	*len = tl + 1;
-	free(text);
 	return 0;
 }

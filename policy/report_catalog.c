@@ -116,21 +116,6 @@ static void now_iso(char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int dump_json(json_t *doc, char **out, size_t *len, struct strata_err **err)
-{
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!s)
-		return strata_err_set(err, STRATA_EIO, "catalog: JSON output failed");
-	size_t l = strlen(s);
-	*out = xmalloc(l + 2);
-	memcpy(*out, s, l);
-	(*out)[l] = '\n';
-	(*out)[l + 1] = '\0';
-	*len = l + 1;
-	free(s);
-	return 0;
-}
-
 #define PKG_SQL                                                                                      \
 	"SELECT p.id, p.type, p.name, p.version, p.purl, p.layer, p.path,"                           \
 	" (SELECT group_concat(CASE WHEN instr(spdx, ' ') THEN '(' || spdx || ')' ELSE spdx END, ' AND ')" \
@@ -211,7 +196,8 @@ int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct str
 		json_object_set_new(doc, "hasExtractedLicensingInfos", extracted);
 	else
 		json_decref(extracted);
-	return dump_json(doc, out, len, err);
+	*out = policy_json_text(doc, len);
+	return 0;
 }
 
 int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct strata_err **err)
@@ -275,5 +261,6 @@ int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct stra
 			json_array_append_new(comps, p);
 		}
 	}
-	return dump_json(doc, out, len, err);
+	*out = policy_json_text(doc, len);
+	return 0;
 }

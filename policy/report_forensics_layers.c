@@ -229,12 +229,7 @@ static int layers_json_row(void *ctx, const struct layer_row *r, const char *his
 
 static int dump_json(const json_t *j, char **out, size_t *len)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!s)
-		abort();
-	*out = xasprintf("%s\n", s);
-	*len = strlen(*out);
-	free(s);
+	*out = policy_json_text(j, len);
 	return 0;
 }
 

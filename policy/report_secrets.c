@@ -48,16 +48,7 @@ int secrets_render_json(struct index_db *db, char **out, size_t *len, struct str
 				abort();
 		}
 	}
-	char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	*out = policy_json_text(arr, len);
 	json_decref(arr);
-	if (!s)
-		abort();
-	size_t n = strlen(s);
-	*out = xmalloc(n + 2);
-	memcpy(*out, s, n);
-	(*out)[n] = '\n';
-	(*out)[n + 1] = 0;
-	*len = n + 1;
-	free(s);
 	return 0;
 }
