@@ -14,6 +14,7 @@ struct audit_options {
 	const char *secret_rules;      /* --secret-rules FILE: replaces or extends the built-in rules; NULL */
 	bool secret_rules_extend;      /* true: add to the built-in rules; false: replace them */
 	uint64_t max_scan_size;        /* files larger than this are not scanned for secrets (0 → 16 MiB) */
+	bool scan_binary;              /* scan binary files too (a NUL in the first 8 KiB); default: skip them */
 	const char *scanners;          /* comma-separated names of the scanners to run ("catalog,secrets"),
 	                                  "none" for a bare index, NULL for all; for benchmarks (`make bench`
 	                                  measures what each costs) and debugging */

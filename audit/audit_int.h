@@ -195,6 +195,8 @@ struct secret_hit {
 struct secrets_stream;
 struct secrets_stream *secrets_stream_new(const struct secrets_engine *e, struct strata_err **err);
 void secrets_stream_free(struct secrets_stream *s);
+/* on: files with a NUL byte are scanned like the others (--secret-scan-binary); default off. */
+void secrets_stream_scan_binary(struct secrets_stream *s, bool on);
 /* path: for path-scoped rules ("/etc/shadow"). */
 void secrets_stream_begin(struct secrets_stream *s, const char *path);
 void secrets_stream_feed(struct secrets_stream *s, const void *buf, size_t len);

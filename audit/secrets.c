@@ -28,6 +28,7 @@
 struct secrets_ctx {
 	struct secrets_engine *engine;
 	uint64_t max_size;
+	bool scan_binary;
 	struct index_scanner_ops ops;
 };
 
@@ -70,6 +71,7 @@ static void *secrets_layer_begin(void *ctx, int layer)
 	struct secrets_stream *st = secrets_stream_new(c->engine, &err);
 	if (!st)
 		return NULL; /* out of memory in Vectorscan: the composite skips this scanner for the layer */
+	secrets_stream_scan_binary(st, c->scan_binary);
 	struct secrets_layer *sl = xcalloc(1, sizeof(*sl));
 	sl->c = c;
 	sl->layer = layer;
@@ -455,8 +457,9 @@ struct index_scanner_ops *secrets_new_ops(const struct audit_options *o, char **
 		return NULL;
 	}
 	c->max_size = o->max_scan_size ? o->max_scan_size : SECRETS_DEFAULT_MAX;
-	*identity = xasprintf("%s\nmax %llu\nstats 2\nconfig masked 1\n", secrets_engine_rules(c->engine)->identity,
-			      (unsigned long long)c->max_size);
+	c->scan_binary = o->scan_binary;
+	*identity = xasprintf("%s\nmax %llu\nstats 2\nconfig masked 1\n%s", secrets_engine_rules(c->engine)->identity,
+			      (unsigned long long)c->max_size, c->scan_binary ? "binary scanned\n" : "");
 	c->ops = (struct index_scanner_ops){
 		.init = secrets_init,
 		.finish = secrets_finish,

@@ -47,6 +47,7 @@ struct secrets_stream {
 	uint64_t base_line;   /* line number of buf[0] */
 	uint64_t base_lstart; /* absolute offset where the line holding buf[0] starts */
 	bool probed, binary, whole;
+	bool scan_binary;     /* --secret-scan-binary: no file counts as binary */
 	bool *enabled;        /* per rule: applies to this file's path */
 	uint64_t *from;       /* per rule: matches starting before this were looked for */
 	struct secrets_pending *pend;
@@ -161,6 +162,8 @@ void secrets_stream_free(struct secrets_stream *s)
 		pcre2_jit_stack_free(s->jit);
 	free(s);
 }
+
+void secrets_stream_scan_binary(struct secrets_stream *s, bool on) { s->scan_binary = on; }
 
 void secrets_stream_begin(struct secrets_stream *s, const char *path)
 {
@@ -345,7 +348,8 @@ static void secrets_scan_new(struct secrets_stream *s)
 static void secrets_probe(struct secrets_stream *s)
 {
 	s->probed = true;
-	s->binary = s->len && memchr(s->buf, 0, s->len < SECRETS_BINARY_PROBE ? s->len : SECRETS_BINARY_PROBE);
+	s->binary = !s->scan_binary && s->len &&
+		    memchr(s->buf, 0, s->len < SECRETS_BINARY_PROBE ? s->len : SECRETS_BINARY_PROBE);
 	if (s->binary)
 		secrets_wipe(s);
 }

@@ -13,7 +13,7 @@ static void usage_audit(FILE *f)
 		   "[--fail-on warn|fail]\n"
 		   "                    [--index PATH] [--platform OS/ARCH] [--ref NAME] [--trust-key "
 		   "PEM]... [-q]\n"
-		   "                    [--secret-rules [+]FILE] [--secret-max-size N] IMAGE|INDEX\n"
+		   "                    [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary] IMAGE|INDEX\n"
 		   "       strata audit --show-default-policy\n");
 }
 

@@ -148,6 +148,9 @@ int tools_audit_option(int c, const char *arg, struct audit_options *ao)
 		}
 		ao->max_scan_size = v;
 		return 1;
+	case 'B': /* --secret-scan-binary: files with a NUL byte are scanned too */
+		ao->scan_binary = true;
+		return 1;
 	default: return 0;
 	}
 }

@@ -103,7 +103,7 @@ static void usage_mount(void)
 {
 	fprintf(stderr, "usage: strata mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform OS/ARCH[/VARIANT]] "
 			"[--ref NAME] [--trust-key PEM]... [--policy FILE]\n"
-			"                    [--secret-rules [+]FILE] [--secret-max-size N] IMAGE MOUNTPOINT\n");
+			"                    [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary] IMAGE MOUNTPOINT\n");
 }
 
 /* The child: detach, serve, report through fd. Never returns. */

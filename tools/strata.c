@@ -18,15 +18,15 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *usage;
 } commands[] = {
-	{"index", cmd_index, "index IMAGE [--index PATH] [--platform OS/ARCH[/VARIANT]] [--ref NAME] [-q] [--force] [--allow-digest-mismatch] [--span BYTES] [--jobs N] [--scanners LIST] [--secret-rules [+]FILE] [--secret-max-size N]"},
-	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] [--trust-key PEM]... [--policy FILE] [--secret-rules [+]FILE] [--secret-max-size N] IMAGE MOUNTPOINT"},
+	{"index", cmd_index, "index IMAGE [--index PATH] [--platform OS/ARCH[/VARIANT]] [--ref NAME] [-q] [--force] [--allow-digest-mismatch] [--span BYTES] [--jobs N] [--scanners LIST] [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary]"},
+	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] [--trust-key PEM]... [--policy FILE] [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary] IMAGE MOUNTPOINT"},
 	{"umount", cmd_umount, "umount MOUNTPOINT"},
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
 	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},
 	{"sql", cmd_sql, "sql IMAGE|INDEX QUERY"},
 	{"report", cmd_report, "report [--trust-key PEM]... [--policy FILE] IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
 	{"verify", cmd_verify, "verify [--index PATH] [--platform ...] [--ref ...] IMAGE   (recompute every blob digest; 1 when one differs)"},
-	{"audit", cmd_audit, "audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] [--fail-on warn] [--trust-key PEM]... [--secret-rules [+]FILE] [--secret-max-size N] [--show-default-policy] IMAGE|INDEX   (exit 0 pass/warn, 1 fail, 2 error)"},
+	{"audit", cmd_audit, "audit [--policy FILE] [--tag REPO:TAG] [--format text|json|sarif|junit] [--fail-on warn] [--trust-key PEM]... [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary] [--show-default-policy] IMAGE|INDEX   (exit 0 pass/warn, 1 fail, 2 error)"},
 	{"version", cmd_version, "version"},
 	{"help", cmd_help, "help"},
 };

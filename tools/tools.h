@@ -26,10 +26,11 @@ struct index_db *tools_open_index(const char *arg, const char *idx_path, const s
 /* Added for issue 5: the audit scanners' options, shared by index, mount and audit. Put
  * TOOLS_AUDIT_LONGOPTS in the getopt_long table and hand every option to tools_audit_option
  * first: --secret-rules FILE replaces the built-in secret rules, +FILE extends them;
- * --secret-max-size N skips larger files. Returns 1 when c was one of them (stored in *ao), 0 when
+ * --secret-max-size N skips larger files; --secret-scan-binary scans binary files too. Returns 1 when c was one of them (stored in *ao), 0 when
  * not, -1 on a bad value (message printed on stderr; exit 2). */
 #define TOOLS_AUDIT_LONGOPTS \
-	{"secret-rules", required_argument, NULL, 'R'}, {"secret-max-size", required_argument, NULL, 'M'}
+	{"secret-rules", required_argument, NULL, 'R'}, {"secret-max-size", required_argument, NULL, 'M'}, \
+		{"secret-scan-binary", no_argument, NULL, 'B'}
 int tools_audit_option(int c, const char *arg, struct audit_options *ao);
 /* tools_open_index with the audit scanners built from ao (NULL: defaults). */
 struct index_db *tools_open_index_audit(const char *arg, const char *idx_path, const struct overlay_select *sel,

@@ -70,6 +70,12 @@ ok $? "build-arg token in history line 2 found"
 ok $? "nothing reported from the binary file or the file over 16 MiB"
 [ "$(sqlite3 "$T/img.db" 'SELECT sum(binary), sum(too_large) FROM secret_stats')" = "1|1" ]
 ok $? "secret_stats counts one binary file and one file over 16 MiB skipped"
+# Both limits are options: --secret-scan-binary scans the binary file, a larger
+# --secret-max-size the huge one (the same token, planted in both).
+"$STRATA" index -q --force --index "$T/bin.db" --secret-scan-binary --secret-max-size $((64 << 20)) "$T/img" >/dev/null 2>&1
+[ "$(sqlite3 "$T/bin.db" "SELECT group_concat(path, ' ') FROM (SELECT path FROM secret WHERE path LIKE '/data/%' ORDER BY path)")" = "/data/blob.bin /data/huge.txt" ] &&
+	[ "$(sqlite3 "$T/bin.db" 'SELECT sum(binary), sum(too_large) FROM secret_stats')" = "0|0" ]
+ok $? "--secret-scan-binary and --secret-max-size 64 MiB: both files scanned, the token found in each"
 
 sqlite3 "$T/img.db" .dump >"$T/dump.sql"
 "$STRATA" report "$T/img" findings/secrets.json >"$T/s2.json" 2>"$T/err3"
