@@ -3,13 +3,44 @@
  * (alias os; the image config's), distro, distro_version and like_distro (os-release ID,
  * VERSION_ID and ID_LIKE), layer_count. Checks are Anchore's: =, !=, >, <, >=, <= (numbers for
  * size and layer_count, version order for distro_version, text otherwise), exists, not_exists,
- * like, not_like (PCRE2 regex search), in, not_in (comma-separated values). The message is
- * Anchore's template. */
+ * like, not_like (PCRE2 regex search), in, not_in (comma-separated values). A size value may
+ * carry Anchore's units kb, mb, gb, tb (powers of 1024, any letter case: "1gb", "10MB"); the
+ * message prints it converted to bytes, as Anchore does. The message is Anchore's template. */
 #include "policy_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* A size value as Anchore's convert_bytes_size reads it: decimal digits, optionally followed by
+ * kb, mb, gb or tb (1024, 1024^2, …; letter case ignored). True with *out in bytes; false when s
+ * is not of that form or the number does not fit in 63 bits. */
+static bool meta_size_parse(const char *s, long long *out)
+{
+	static const char units[] = "kmgt";
+	uint64_t n = 0;
+	const char *p = s;
+	if (!s || !(*p >= '0' && *p <= '9'))
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > ((uint64_t)INT64_MAX - 9) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p) {
+		const char *u = strchr(units, (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p));
+		if (!u || !*u || (p[1] != 'b' && p[1] != 'B') || p[2])
+			return false;
+		for (long i = 0; i <= u - units; i++) {
+			if (n > (uint64_t)INT64_MAX / 1024)
+				return false;
+			n *= 1024;
+		}
+	}
+	*out = (long long)n;
+	return true;
+}
 
 /* One SQL value as an owned string, NULL when the query fails or yields NULL. */
 static char *meta_query(sqlite3 *c, const char *sql)
@@ -136,6 +167,10 @@ static int meta_attribute_eval(struct policy_eval *ev, const struct policy_rule 
 	if (!attr || !check)
 		return 0;
 	cleanup_free char *have = meta_attribute(c, attr);
+	cleanup_free char *bytes = NULL; /* a size value with its unit applied */
+	long long n;
+	if (!strcmp(attr, "size") && value && meta_size_parse(value, &n))
+		value = bytes = xasprintf("%lld", n);
 	int m = meta_check(c, attr, check, have, value, err);
 	if (m < 0)
 		return -1;
@@ -153,8 +188,12 @@ static const char *meta_validate(const struct policy_rule *r)
 {
 	const char *check = policy_rule_param(r, "check");
 	const char *value = policy_rule_param(r, "value");
+	const char *attr = policy_rule_param(r, "attribute");
+	long long n;
 	if (check && strcmp(check, "exists") && strcmp(check, "not_exists") && (!value || !*value))
 		return "this check needs a value";
+	if (attr && !strcmp(attr, "size") && value && *value && !meta_size_parse(value, &n))
+		return "a size value is a number of bytes, optionally with a unit kb, mb, gb or tb";
 	return NULL;
 }
 

@@ -95,12 +95,12 @@ static int pkg_rows_load(sqlite3 *c, struct pkg_row **out, size_t *n, struct str
 		return 0;
 	char *os_id = NULL;
 	{
-		cleanup_pkgstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(c, "SELECT id FROM os LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
 		    sqlite3_step(st) == SQLITE_ROW)
 			os_id = xstrdup(pkg_col(st, 0));
 	}
-	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (pkg_prepare(
 		c,
 		"SELECT p.type, p.name, coalesce(p.version, ''), c.data, c.path, coalesce(p.path, ''),"
@@ -154,7 +154,7 @@ static int pkg_rows_load(sqlite3 *c, struct pkg_row **out, size_t *n, struct str
 /* regexp(pattern, text) through the evaluation's connection (PCRE2, unanchored search). */
 static int pkg_regex(sqlite3 *c, const char *pattern, const char *text, struct strata_err **err)
 {
-	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (pkg_prepare(c, "SELECT regexp(?1, ?2)", &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
@@ -179,7 +179,7 @@ static int pkg_required_eval(struct policy_eval *ev, const struct policy_rule *r
 		return 0;
 	bool found = false;
 	if (pkg_have_catalog(c)) {
-		cleanup_pkgstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (pkg_prepare(c,
 				"SELECT type, name, coalesce(version, '') FROM package WHERE name = ?1 ORDER "
 				"BY id LIMIT 1",
@@ -232,7 +232,7 @@ static int pkg_denylist_eval(struct policy_eval *ev, const struct policy_rule *r
 	bool minimum = cmp && strcasecmp(cmp, "minimum") == 0;
 	if (!name || !pkg_have_catalog(c))
 		return 0;
-	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	/* name may be a glob ("python2*"), as in shell patterns: * ? [...] */
 	if (pkg_prepare(c,
 			"SELECT type, name, coalesce(version, ''), layer, path FROM package WHERE name GLOB "

@@ -251,7 +251,7 @@ int pkg_verify_files(struct index_db *idx, sqlite3 *c, const struct pkg_verify_o
 		return 0;
 	int view = index_db_view_merged(idx, index_db_layer_count(idx));
 	/* Files with a digest, with what the image shows at that path. */
-	cleanup_pkgstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (pkg_prepare(
 		c,
 		"SELECT p.type, p.name, coalesce(p.version, ''), coalesce(p.layer, 0), f.path, f.digest,"
@@ -261,7 +261,7 @@ int pkg_verify_files(struct index_db *idx, sqlite3 *c, const struct pkg_verify_o
 		&st, err) < 0)
 		return -1;
 	sqlite3_bind_int(st, 2, o->conffiles ? 1 : 0);
-	cleanup_pkgstmt sqlite3_stmt *q = NULL;
+	cleanup_sqlstmt sqlite3_stmt *q = NULL;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pkg_verify_item it = {

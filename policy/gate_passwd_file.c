@@ -2,8 +2,8 @@
  * view's regular file, read through policy_eval_file_content: the retrieved copy when the index has
  * one — its password field redacted, a lone "x" kept — else the byte sources):
  * content_not_available, denylist_usernames, denylist_userids, denylist_groupids, denylist_shells,
- * denylist_full_entry (Anchore's blacklist_* names accepted as aliases; parameter aliases as
- * Anchore's), and strata's uid0_besides_root. Lines are parsed as Anchore parses them: each line
+ * denylist_full_entry (Anchore's blacklist_* names accepted as aliases, and its shellmatch for
+ * denylist_shells; parameter aliases as Anchore's), and strata's uid0_besides_root. Lines are parsed as Anchore parses them: each line
  * stripped of surrounding whitespace and split at ':'; a later line with the same user name
  * replaces an earlier one (Anchore keys its entries by name). Messages are Anchore's templates. */
 #include "policy_int.h"
@@ -244,7 +244,7 @@ static const struct policy_trigger_def passwd_triggers[] = {
      passwd_uid_params, passwd_validate_uids, passwd_eval_uids},
     {"denylist_groupids", "blacklist_groupids", "Triggers if specified group id is found in the /etc/passwd file",
      passwd_gid_params, passwd_validate_gids, passwd_eval_gids},
-    {"denylist_shells", "blacklist_shells",
+    {"denylist_shells", "blacklist_shells|shellmatch",
      "Triggers if specified login shell for any user is found in the /etc/passwd file", passwd_shell_params, NULL,
      passwd_eval_shells},
     {"denylist_full_entry", "blacklist_full_entry",

@@ -1,5 +1,6 @@
 /* policy/gate_util.c — helpers the gates share: the comma-separated list parameters
- * ("root, admin", "/usr,/var/lib") every gate takes apart the same way. */
+ * ("root, admin", "/usr,/var/lib") every gate takes apart the same way, and the '|'-separated
+ * alias names of the gate table. */
 #include "policy_int.h"
 
 #include <string.h>
@@ -29,5 +30,18 @@ bool policy_list_has(const char *list, const char *item, bool nocase)
 	for (const char *c = list, *p; (p = policy_list_next(&c, &l));)
 		if (l == il && (nocase ? strncasecmp(p, item, il) : strncmp(p, item, il)) == 0)
 			return true;
+	return false;
+}
+
+bool policy_alias_has(const char *aliases, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = aliases; p && *p;) {
+		const char *e = strchr(p, '|');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == nl && strncasecmp(p, name, nl) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
 	return false;
 }

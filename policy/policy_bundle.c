@@ -58,7 +58,7 @@ const struct policy_trigger_def *policy_trigger_find(const struct policy_gate_de
 {
 	for (size_t i = 0; g && name && g->triggers[i].name; i++)
 		if (!strcasecmp(g->triggers[i].name, name) ||
-		    (g->triggers[i].alias && !strcasecmp(g->triggers[i].alias, name)))
+		    policy_alias_has(g->triggers[i].alias, name))
 			return &g->triggers[i];
 	return NULL;
 }

@@ -126,7 +126,7 @@ static const struct policy_param_def *check_param_def(const struct policy_trigge
 {
 	for (size_t i = 0; t->params && t->params[i].name; i++)
 		if (!strcasecmp(t->params[i].name, name) ||
-		    (t->params[i].alias && !strcasecmp(t->params[i].alias, name)))
+		    policy_alias_has(t->params[i].alias, name))
 			return &t->params[i];
 	return NULL;
 }

@@ -86,10 +86,11 @@ void policy_eval_fire(struct policy_eval *ev, const struct policy_rule *rule, co
 	f->trigger = xstrdup(rule->trigger);
 	f->message = xstrdup(msg);
 	/* Anchore (anchore-engine) hashes its own trigger name: for a trigger the table gives an older
-	 * alias ("blacklist" for "denylist"), that alias is anchore-engine's name. */
+	 * alias ("blacklist" for "denylist"), that alias (the first of several) is anchore-engine's name. */
 	const struct policy_gate_def *gd = policy_gate_find(rule->gate);
 	const struct policy_trigger_def *td = gd ? policy_trigger_find(gd, rule->trigger) : NULL;
-	const char *tname = td && td->alias ? td->alias : rule->trigger;
+	cleanup_free char *tname = td && td->alias ? xstrndup(td->alias, strcspn(td->alias, "|"))
+						 : xstrdup(rule->trigger);
 	f->trigger_id = m->trigger_id ? xstrdup(m->trigger_id) : eval_md5_hex(rule->gate, tname, msg);
 	f->rule_id = xstrdup(rule->id);
 	f->policy_id = xstrdup(ev->policy_id ? ev->policy_id : "");

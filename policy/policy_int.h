@@ -14,9 +14,7 @@
 #include <sqlite3.h>
 
 static inline void forensics_sqlite_closep(sqlite3 **c) { if (*c) sqlite3_close(*c); }
-static inline void forensics_stmt_finalizep(sqlite3_stmt **s) { if (*s) sqlite3_finalize(*s); }
 #define cleanup_sqlite __attribute__((cleanup(forensics_sqlite_closep)))
-#define cleanup_fstmt __attribute__((cleanup(forensics_stmt_finalizep)))
 
 /* A growing output buffer (aborts on OOM like xmalloc). */
 struct forensics_buf {
@@ -115,7 +113,7 @@ struct policy_param_def {
 	enum policy_param_kind kind;
 	bool required;
 	const char *choices;   /* POLICY_PARAM_ENUM*: "a|b|c"; else NULL */
-	const char *alias;     /* an older name accepted for it (e.g. "blacklisted_name"), or NULL */
+	const char *alias;     /* older names accepted for it (e.g. "blacklisted_name"), '|'-separated, or NULL */
 };
 
 struct policy_eval; /* the evaluation in progress: owned by the engine, opaque to gates */
@@ -150,7 +148,9 @@ int policy_eval_file_content(struct policy_eval *ev, int view, const char *path,
 
 struct policy_trigger_def {
 	const char *name;        /* canonical, lower-case ("denylist", "content_regex_match") */
-	const char *alias;       /* older name accepted in bundles ("blacklist"), or NULL */
+	/* older names accepted in bundles ("blacklist"), '|'-separated when several
+	 * ("blacklist_shells|shellmatch": the first is anchore-engine's name, hashed into trigger ids), or NULL */
+	const char *alias;
 	const char *description;
 	const struct policy_param_def *params; /* terminated by an entry with name NULL */
 	/* Optional checks beyond each parameter's kind (e.g. "one of name or version required"):
@@ -411,17 +411,14 @@ int policy_render_findings_attestation(struct index_db *db, char **out, size_t *
 const char *policy_list_next(const char **cursor, size_t *len);
 /* True when item is one of the list's items (exact; ASCII case-insensitive when nocase). */
 bool policy_list_has(const char *list, const char *item, bool nocase);
+/* True when name is one of the '|'-separated names of aliases (ASCII case-insensitive; NULL
+ * aliases has none): the alias field of struct policy_trigger_def and policy_param_def. */
+bool policy_alias_has(const char *aliases, const char *name);
 #endif
 
 /* ---- packages gate (policy/gate_packages*.c, issue 6) ------------------------------------- */
 #ifndef STRATA_POLICY_PACKAGES_INT
 #define STRATA_POLICY_PACKAGES_INT
-static inline void pkg_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
-#define cleanup_pkgstmt __attribute__((cleanup(pkg_stmt_finalizep)))
 /* Shared by gate_packages.c (defined there) and gate_packages_verify.c: prepares sql on c
  * (-1 with *err naming the packages gate); a column's text or ""; whether the index has the
  * catalog's package table (an index built without the catalog has none). */

@@ -11,11 +11,6 @@ static inline void attest_sqlite_closep(sqlite3 **c)
 	if (*c)
 		sqlite3_close(*c);
 }
-static inline void attest_stmt_finalizep(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-}
 
 static char *attest_col(sqlite3_stmt *st, int i)
 {
@@ -44,7 +39,7 @@ void attest_set_clear(struct attest_set *s)
 int attest_set_load(sqlite3 *c, struct attest_set *s, struct strata_err **err)
 {
 	memset(s, 0, sizeof(*s));
-	__attribute__((cleanup(attest_stmt_finalizep))) sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, "SELECT digest FROM image", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		s->image_digest = attest_col(st, 0);

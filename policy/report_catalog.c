@@ -36,7 +36,7 @@ int catalog_render_packages_tsv(struct index_db *db, char **out, size_t *len, st
 	struct forensics_buf b = {0};
 	forensics_buf_printf(&b, "type\tname\tversion\tarch\tsource\tsource_version\tlayer\tpath\tpurl\tlicenses\tfiles\n");
 	if (catalog_present(c)) {
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (forensics_prepare(c,
 				      "SELECT p.type, p.name, p.version, p.arch, p.source, p.source_version, p.layer, p.path,"
 				      " p.purl, (SELECT group_concat(spdx, ' AND ') FROM (SELECT DISTINCT spdx FROM license"
@@ -67,7 +67,7 @@ int catalog_render_licenses_tsv(struct index_db *db, char **out, size_t *len, st
 	struct forensics_buf b = {0};
 	forensics_buf_printf(&b, "type\tname\tversion\tspdx\thow\tsource_path\traw\n");
 	if (catalog_present(c)) {
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (forensics_prepare(c,
 				      "SELECT p.type, p.name, p.version, l.spdx, l.how, l.source_path, l.raw FROM license l"
 				      " JOIN package p ON p.id = l.package ORDER BY p.type, p.name, p.id, l.rowid",
@@ -93,7 +93,7 @@ static void image_identity(sqlite3 *c, char **name, char **digest)
 {
 	*name = NULL;
 	*digest = NULL;
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, "SELECT ref, digest, path FROM image", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		const char *ref = (const char *)sqlite3_column_text(st, 0);
@@ -146,7 +146,7 @@ int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct str
 	json_object_set_new(doc, "packages", pkgs);
 	json_object_set_new(doc, "relationships", rels);
 	if (catalog_present(c)) {
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (forensics_prepare(c, PKG_SQL, &st, err) < 0)
 			return -1;
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -174,7 +174,7 @@ int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct str
 							       "relationshipType", "DESCRIBES", "relatedSpdxElement", id));
 		}
 		/* Each LicenseRef- term, with the raw text of its first occurrence. */
-		cleanup_fstmt sqlite3_stmt *lr = NULL;
+		cleanup_sqlstmt sqlite3_stmt *lr = NULL;
 		if (forensics_prepare(c, "SELECT spdx, raw FROM license WHERE spdx LIKE '%LicenseRef-%' ORDER BY rowid", &lr,
 				      err) < 0)
 			return -1;
@@ -226,10 +226,10 @@ int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct stra
 	json_t *comps = json_array();
 	json_object_set_new(doc, "components", comps);
 	if (catalog_present(c)) {
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (forensics_prepare(c, PKG_SQL, &st, err) < 0)
 			return -1;
-		cleanup_fstmt sqlite3_stmt *ls = NULL;
+		cleanup_sqlstmt sqlite3_stmt *ls = NULL;
 		if (forensics_prepare(c, "SELECT DISTINCT spdx FROM license WHERE package = ?1", &ls, err) < 0)
 			return -1;
 		while (sqlite3_step(st) == SQLITE_ROW) {

@@ -77,7 +77,7 @@ int forensics_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct str
 
 bool forensics_has_table(sqlite3 *c, const char *table)
 {
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?", -1, &st,
 			       NULL) != SQLITE_OK)
 		return false;
@@ -87,7 +87,7 @@ bool forensics_has_table(sqlite3 *c, const char *table)
 
 bool forensics_has_column(sqlite3 *c, const char *table, const char *column)
 {
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -134,7 +134,7 @@ char *forensics_secret_rules(sqlite3 *c, int64_t entry_id, int layer, const char
 				     " ORDER BY 1)", rule_col, t, entry_col)
 			 : xasprintf("SELECT group_concat(r, ',') FROM (SELECT DISTINCT %s AS r FROM %s WHERE layer = ?2"
 				     " AND (path = ?3 OR path = '/' || ?3) ORDER BY 1)", rule_col, t);
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
 		return xstrdup("");
 	sqlite3_bind_int64(st, 1, entry_id);
@@ -230,7 +230,7 @@ static int ghosts_walk(struct index_db *db, sqlite3 *c, int (*cb)(void *ctx, con
 		sqlite3_free(msg);
 		return -1;
 	}
-	cleanup_fstmt sqlite3_stmt *st = NULL, *at = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL, *at = NULL;
 	if (forensics_prepare(c,
 			      "SELECT e.id, e.layer, e.path, e.type, e.size, e.sha256 FROM entry e"
 			      " WHERE e.path IS NOT NULL AND e.path <> '' AND e.whiteout = 0 AND NOT EXISTS ("
@@ -369,7 +369,7 @@ int forensics_render_bodyfile(struct index_db *db, char **out, size_t *len, stru
 		sqlite3_free(msg);
 		return -1;
 	}
-	cleanup_fstmt sqlite3_stmt *ins = NULL, *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *ins = NULL, *st = NULL;
 	if (forensics_prepare(c, "INSERT INTO gh VALUES(?, ?, ?)", &ins, err) < 0 ||
 	    ghosts_walk(db, c, bodyfile_ghost, ins, err) < 0)
 		return strata_err_wrap(err, "bodyfile");

@@ -296,7 +296,7 @@ int forensics_render_efficiency(struct index_db *db, char **out, size_t *len, st
 		sqlite3_free(msg);
 		return -1;
 	}
-	cleanup_fstmt sqlite3_stmt *st = NULL, *find = NULL, *ins = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL, *find = NULL, *ins = NULL;
 	if (forensics_prepare(c, "SELECT path, size, type FROM entry WHERE layer = ? AND path IS NOT NULL AND path <> ''"
 				 " ORDER BY id", &st, err) < 0 ||
 	    forensics_prepare(c, "SELECT i FROM effp WHERE path = ?", &find, err) < 0 ||

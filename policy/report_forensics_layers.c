@@ -27,7 +27,7 @@ static inline void forensics_json_decrefp(json_t **j) { json_decref(*j); }
 static char **layers_history(sqlite3 *c, int n)
 {
 	char **h = xcalloc((size_t)n + 1, sizeof(*h));
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c, "SELECT config FROM image", -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		return h;
 	const void *cfg = sqlite3_column_blob(st, 0);
@@ -89,7 +89,7 @@ static bool layer_packages(sqlite3 *c, int pos, struct layer_row *r)
 	int64_t *dst[3] = {&r->pkg_added, &r->pkg_removed, &r->pkg_upgraded};
 	for (int i = 0; i < 3; i++) {
 		*dst[i] = -1;
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (sql[i] && sqlite3_prepare_v2(c, sql[i], -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_int(st, 1, pos);
 			if (sqlite3_step(st) == SQLITE_ROW)
@@ -114,7 +114,7 @@ static int layers_each(struct index_db *db, sqlite3 *c, int (*cb)(void *ctx, con
 		sqlite3_free(msg);
 		return -1;
 	}
-	cleanup_fstmt sqlite3_stmt *st = NULL, *add = NULL, *mod = NULL, *del = NULL, *bytes = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL, *add = NULL, *mod = NULL, *del = NULL, *bytes = NULL;
 	if (forensics_prepare(c, "SELECT position, digest, diff_id, media_type, compression, compressed_size, size"
 				 " FROM layer ORDER BY position", &st, err) < 0 ||
 	    forensics_prepare(c, "SELECT count(DISTINCT e.path) FROM entry e WHERE e.layer = ?1 AND e.whiteout = 0"
@@ -287,7 +287,7 @@ int forensics_render_custody(struct index_db *db, char **out, size_t *len, struc
 	cleanup_sqlite sqlite3 *c = NULL;
 	if (forensics_db_open(db, &c, err) < 0)
 		return -1;
-	cleanup_fstmt sqlite3_stmt *st = NULL, *meta = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL, *meta = NULL;
 	if (forensics_prepare(c, "SELECT path, format, digest, file_size, file_mtime_ns FROM image", &st, err) < 0 ||
 	    forensics_prepare(c, "SELECT value FROM meta WHERE key = 'strata_version'", &meta, err) < 0)
 		return strata_err_wrap(err, "custody.json");

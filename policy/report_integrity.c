@@ -167,7 +167,7 @@ static json_t *integrity_unowned(struct index_db *db, sqlite3 *c, struct strata_
 {
 	bool marked = forensics_has_table(c, "elf_entry");
 	cleanup_free char *sql = xasprintf(INTEGRITY_UNOWNED_SQL, marked ? INTEGRITY_ELF_FROM_TABLE : "NULL");
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (forensics_prepare(c, sql, &st, err) < 0)
 		return NULL;
 	sqlite3_bind_int(st, 1, index_db_view_merged(db, index_db_layer_count(db)));
@@ -210,7 +210,7 @@ int integrity_render_json(struct index_db *db, char **out, size_t *len, struct s
 	cleanup_sqlite sqlite3 *c = NULL;
 	if (forensics_db_open(db, &c, err) < 0)
 		return strata_err_wrap(err, "integrity.json");
-	cleanup_fstmt sqlite3_stmt *st = NULL;
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (forensics_prepare(c, "SELECT position, digest, blob_sha256, diff_id, tar_sha256, digest_ok, diff_id_ok,"
 				 " location FROM layer ORDER BY position", &st, err) < 0)
 		return strata_err_wrap(err, "integrity.json");

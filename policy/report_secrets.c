@@ -31,7 +31,7 @@ int secrets_render_json(struct index_db *db, char **out, size_t *len, struct str
 	if (forensics_has_table(c, "secret") && forensics_has_column(c, "secret", "col")) {
 		static const char *const names[] = {"rule", "description", "path", "layer", "line",
 						    "column", "fingerprint", "preview", "status"};
-		cleanup_fstmt sqlite3_stmt *st = NULL;
+		cleanup_sqlstmt sqlite3_stmt *st = NULL;
 		if (forensics_prepare(c, "SELECT rule, description, CASE WHEN entry IS NULL THEN path ELSE '/' || ltrim(path, '/') END,"
 					 " layer, line, col, fingerprint, preview, status FROM secret"
 					 " ORDER BY entry IS NULL, layer, path, line, col, rule, id", &st, err) < 0) {

@@ -91,6 +91,34 @@ pinned "metadata attribute" metadata attribute \
 	attribute=layer_count check== value=1
 pinned "always" always always "Unconditional trigger match" always
 
+# metadata attribute size with Anchore's units (kb mb gb tb, powers of 1024, any case): the message
+# prints the value converted to bytes; the image's size is its layer tar's bytes (stat).
+SIZE=$(stat -c %s "$T/L1.tar")
+msize() { printf "Attribute check for attribute: 'size' check: '%s' check_value: '%s' matched image value: '%s'" "$1" "$2" "$SIZE"; }
+messages "metadata size < 1gb fires, printing 1073741824" "$(msize '<' 1073741824)" metadata attribute \
+	attribute=size 'check=<' value=1gb
+messages "metadata size > 10MB (upper case unit) does not fire" "" metadata attribute attribute=size 'check=>' value=10MB
+messages "metadata size >= 1kb fires, printing 1024" "$(msize '>=' 1024)" metadata attribute attribute=size \
+	'check=>=' value=1kb
+messages "metadata size = the tar's bytes (no unit) fires" "$(msize '=' "$SIZE")" metadata attribute attribute=size \
+	check== "value=$SIZE"
+messages "metadata size = 1kb does not fire" "" metadata attribute attribute=size check== value=1kb
+pinned "metadata size < 1tb (trigger id over the converted value)" metadata attribute "$(msize '<' 1099511627776)" \
+	attribute attribute=size 'check=<' value=1TB
+for bad in 512k 1pb 1.5gb kb 99999999999tb; do
+	audit metadata attribute attribute=size 'check=>' "value=$bad" >/dev/null
+	[ "$(cat "$T/rc")" = 2 ] && grep -q 'kb, mb, gb or tb' "$T/audit.err"
+	ok $? "metadata size value '$bad' is refused (exit 2, names the units)"
+done
+
+# passwd_file denylist_shells under Anchore's other alias shellmatch (its trigger name stays blacklist_shells).
+messages "shellmatch (alias of denylist_shells) fires" \
+	"Blacklisted shell '/usr/sbin/nologin' found in image's /etc/passwd: pentry=$SVC" passwd_file shellmatch \
+	shells=/usr/sbin/nologin
+messages "shellmatch does not fire for an unused shell" "" passwd_file shellmatch shells=/bin/zsh
+pinned "passwd_file shellmatch: id hashes anchore-engine's name blacklist_shells" passwd_file blacklist_shells \
+	"Blacklisted shell '/bin/sh' found in image's /etc/passwd: pentry=$APP" SHELLMATCH shells=/bin/sh
+
 # files attribute_match: sha256 from sha256sum of the file put in the layer, modes as Anchore prints them.
 SU=$(sha256sum <"$T/l1/usr/bin/su" | cut -d' ' -f1)
 messages "attribute_match checksum equals fires" \

@@ -361,6 +361,29 @@ static void test_helpers(void)
 	ok(policy_bundle_time_parse("2030-01-02T05:04:05+02:00", &t2) && t2 == t1, "RFC 3339 offset applied");
 	ok(policy_bundle_time_parse("2030-01-02", &t3) && !policy_bundle_time_parse("tomorrow", &t3),
 	   "a date alone is accepted, words are not");
+	ok(policy_alias_has("blacklist_shells|shellmatch", "ShellMatch") &&
+	       policy_alias_has("blacklist_shells|shellmatch", "blacklist_shells") &&
+	       !policy_alias_has("blacklist_shells|shellmatch", "shell") && !policy_alias_has(NULL, "x") &&
+	       !policy_alias_has("a|b", "a|b"),
+	   "'|'-separated aliases match one name each, case-insensitively");
+	/* Every alias of every trigger in the table resolves to its trigger. */
+	bool all = true;
+	for (size_t g = 0; policy_gates[g]; g++)
+		for (const struct policy_trigger_def *tr = policy_gates[g]->triggers; tr->name; tr++)
+			for (const char *a = tr->alias; a && *a;) {
+				cleanup_free char *one = xstrndup(a, strcspn(a, "|"));
+				if (policy_trigger_find(policy_gates[g], one) != tr) {
+					all = false;
+					printf("# %s/%s does not resolve to %s\n", policy_gates[g]->name, one, tr->name);
+				}
+				a += strcspn(a, "|");
+				a += *a == '|';
+			}
+	ok(all, "every trigger alias in the table (each of several) resolves to its trigger");
+	const struct policy_gate_def *pw = policy_gate_find("passwd_file");
+	const struct policy_trigger_def *sm = pw ? policy_trigger_find(pw, "shellmatch") : NULL;
+	ok(sm && !strcmp(sm->name, "denylist_shells"),
+	   "passwd_file shellmatch (Anchore's older name) is denylist_shells");
 }
 
 int main(void)
