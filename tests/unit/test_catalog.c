@@ -321,6 +321,24 @@ static void test_expr_parser(const char *file)
 }
 
 /* Semantic Versioning precedence (npm, golang types) against npm's semver module. */
+/* The order a reference tool gives each pair: prog (a shell command) gets the pairs as arguments
+ * and prints one of -1, 0, 1 per pair; want[i] is 99 when it printed nothing for pair i. */
+static void reference_orders(const char *prog, const char *const (*pairs)[2], size_t n, int *want)
+{
+	char cmd[4096];
+	size_t off = (size_t)snprintf(cmd, sizeof(cmd), "%s", prog);
+	for (size_t i = 0; i < n && off < sizeof(cmd); i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
+	FILE *p = popen(cmd, "r");
+	char line[64];
+	for (size_t i = 0; i < n; i++)
+		want[i] = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
+	if (p)
+		pclose(p);
+}
+
+static int sign(int v) { return v < 0 ? -1 : v > 0; }
+
 static void test_semver(void)
 {
 	static const char *const pairs[][2] = {
@@ -336,30 +354,20 @@ static void test_semver(void)
 		skip("node or npm's semver module not installed");
 		return;
 	}
-	char cmd[4096];
-	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
-				      SEMVER_NODE " -e 'const s = require(\"semver\");"
-				      " for (let i = 1; i < process.argv.length; i += 2)"
-				      " console.log(s.compare(process.argv[i], process.argv[i + 1]))' --");
-	for (size_t i = 0; i < n; i++)
-		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
-	FILE *p = popen(cmd, "r");
-	char line[64];
+	int want[sizeof(pairs) / sizeof(pairs[0])];
+	reference_orders(SEMVER_NODE " -e 'const s = require(\"semver\");"
+				     " for (let i = 1; i < process.argv.length; i += 2)"
+				     " console.log(s.compare(process.argv[i], process.argv[i + 1]))' --",
+			 pairs, n, want);
 	for (size_t i = 0; i < n; i++) {
-		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
-		int got = audit_version_cmp("npm", pairs[i][0], pairs[i][1]);
-		got = got < 0 ? -1 : got > 0;
-		int go = audit_version_cmp("golang", pairs[i][0], pairs[i][1]); /* Go modules: same rules, "v" prefix */
+		int got = sign(audit_version_cmp("npm", pairs[i][0], pairs[i][1]));
+		int go = sign(audit_version_cmp("golang", pairs[i][0], pairs[i][1])); /* Go modules: same rules, "v" prefix */
 		cleanup_free char *va = xasprintf("v%s", pairs[i][0]);
 		cleanup_free char *vb = xasprintf("v%s", pairs[i][1]);
-		int gov = audit_version_cmp("golang", va, vb);
-		go = go < 0 ? -1 : go > 0;
-		gov = gov < 0 ? -1 : gov > 0;
-		ok(got == want && go == want && gov == want, "semver %s vs %s: %d, semver.compare says %d", pairs[i][0],
-		   pairs[i][1], got, want);
+		int gov = sign(audit_version_cmp("golang", va, vb));
+		ok(got == want[i] && go == want[i] && gov == want[i], "semver %s vs %s: %d, semver.compare says %d",
+		   pairs[i][0], pairs[i][1], got, want[i]);
 	}
-	if (p)
-		pclose(p);
 	/* Not semver: dpkg's order (numbers compare numerically). */
 	ok(audit_version_cmp("npm", "1.10", "1.9") > 0 && audit_version_cmp("python", "2.10.0", "2.9.1") > 0 &&
 		   audit_version_cmp("java-archive", "1.0", "1.0") == 0,
@@ -384,22 +392,15 @@ static void test_pep440(void)
 		skip("python3-packaging not installed");
 		return;
 	}
-	char cmd[4096];
-	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
-				      "/usr/bin/python3 -c 'import sys; from packaging.version import Version as V\n"
-				      "a = sys.argv[1:]\nfor x, y in zip(a[::2], a[1::2]): print((V(x) > V(y)) - (V(x) < V(y)))'");
-	for (size_t i = 0; i < n; i++)
-		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
-	FILE *p = popen(cmd, "r");
-	char line[64];
+	int want[sizeof(pairs) / sizeof(pairs[0])];
+	reference_orders("/usr/bin/python3 -c 'import sys; from packaging.version import Version as V\n"
+			 "a = sys.argv[1:]\nfor x, y in zip(a[::2], a[1::2]): print((V(x) > V(y)) - (V(x) < V(y)))'",
+			 pairs, n, want);
 	for (size_t i = 0; i < n; i++) {
-		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
-		int got = audit_version_cmp("python", pairs[i][0], pairs[i][1]);
-		got = got < 0 ? -1 : got > 0;
-		ok(got == want, "PEP 440 %s vs %s: %d, packaging.version says %d", pairs[i][0], pairs[i][1], got, want);
+		int got = sign(audit_version_cmp("python", pairs[i][0], pairs[i][1]));
+		ok(got == want[i], "PEP 440 %s vs %s: %d, packaging.version says %d", pairs[i][0], pairs[i][1], got,
+		   want[i]);
 	}
-	if (p)
-		pclose(p);
 	ok(audit_version_cmp("python", "2.0-custom-build", "2.0") > 0, "not PEP 440: dpkg's order");
 }
 
@@ -417,21 +418,13 @@ static void test_gem(void)
 		skip("ruby not installed");
 		return;
 	}
-	char cmd[4096];
-	size_t off = (size_t)snprintf(cmd, sizeof(cmd),
-				      "ruby -e 'ARGV.each_slice(2) { |x, y| puts(Gem::Version.new(x) <=> Gem::Version.new(y)) }'");
-	for (size_t i = 0; i < n; i++)
-		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " '%s' '%s'", pairs[i][0], pairs[i][1]);
-	FILE *p = popen(cmd, "r");
-	char line[64];
+	int want[sizeof(pairs) / sizeof(pairs[0])];
+	reference_orders("ruby -e 'ARGV.each_slice(2) { |x, y| puts(Gem::Version.new(x) <=> Gem::Version.new(y)) }'",
+			 pairs, n, want);
 	for (size_t i = 0; i < n; i++) {
-		int want = p && fgets(line, sizeof(line), p) ? atoi(line) : 99;
-		int got = audit_version_cmp("gem", pairs[i][0], pairs[i][1]);
-		got = got < 0 ? -1 : got > 0;
-		ok(got == want, "gem %s vs %s: %d, Gem::Version says %d", pairs[i][0], pairs[i][1], got, want);
+		int got = sign(audit_version_cmp("gem", pairs[i][0], pairs[i][1]));
+		ok(got == want[i], "gem %s vs %s: %d, Gem::Version says %d", pairs[i][0], pairs[i][1], got, want[i]);
 	}
-	if (p)
-		pclose(p);
 }
 
 int main(void)
