@@ -28,9 +28,18 @@ deb_fetch() {
 	done
 	[ -z "$_want" ] && return 0
 	deb_need_lists || return 1
+	# One download into DIR at a time (tests of two make check passes may fetch the same .debs);
+	# what another process fetched meanwhile is not fetched again.
 	# shellcheck disable=SC2086
-	(cd "$_dir" && apt-get download -q -o APT::Sandbox::User=root $_want >/dev/null) ||
-		{ echo "apt-get download failed for:$_want" >&2; return 1; }
+	(
+		flock 8
+		_get=""
+		for _p in $_want; do
+			set -- "$_dir/${_p}"_*.deb
+			[ -e "$1" ] || _get="$_get $_p"
+		done
+		[ -z "$_get" ] || (cd "$_dir" && apt-get download -q -o APT::Sandbox::User=root $_get >/dev/null)
+	) 8>"$_dir/.lock" || { echo "apt-get download failed for:$_want" >&2; return 1; }
 }
 
 # deb_file DIR PKG: prints the path of PKG's .deb in DIR.
