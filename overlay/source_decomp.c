@@ -126,6 +126,16 @@ static struct span_ent *cache_insert_locked(uint64_t id, size_t idx, size_t b)
 	return e;
 }
 
+/* The cache entry of span (id, idx) (a placeholder while being decoded), or NULL. Called with
+ * cache_mu held. */
+static struct span_ent *cache_find_locked(uint64_t id, size_t idx)
+{
+	struct span_ent *e = cache_buckets[cache_bucket(id, idx)];
+	while (e && !(e->src_id == id && e->idx == idx))
+		e = e->hnext;
+	return e;
+}
+
 /* Returns span (id, idx) with a reference. Either it is ready (data set, *fill false), or it is
  * a new placeholder that the caller must decode and pass to cache_complete (*fill true); other
  * threads asking for it meanwhile wait instead of decoding it again. */
@@ -134,12 +144,9 @@ static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
 	pthread_mutex_lock(&cache_mu);
 	struct span_ent *e;
 	for (;;) {
-		size_t b = cache_bucket(id, idx);
-		e = cache_buckets[b];
-		while (e && !(e->src_id == id && e->idx == idx))
-			e = e->hnext;
+		e = cache_find_locked(id, idx);
 		if (!e) {
-			e = cache_insert_locked(id, idx, b);
+			e = cache_insert_locked(id, idx, cache_bucket(id, idx));
 			*fill = true;
 			break;
 		}
@@ -167,15 +174,7 @@ static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
 static struct span_ent *cache_claim(uint64_t id, size_t idx)
 {
 	pthread_mutex_lock(&cache_mu);
-	size_t b = cache_bucket(id, idx);
-	struct span_ent *e = cache_buckets[b];
-	while (e && !(e->src_id == id && e->idx == idx))
-		e = e->hnext;
-	if (e) {
-		pthread_mutex_unlock(&cache_mu);
-		return NULL;
-	}
-	e = cache_insert_locked(id, idx, b);
+	struct span_ent *e = cache_find_locked(id, idx) ? NULL : cache_insert_locked(id, idx, cache_bucket(id, idx));
 	pthread_mutex_unlock(&cache_mu);
 	return e;
 }
@@ -510,13 +509,21 @@ static struct prefetch_job pf_queue[PREFETCH_QUEUE];
 static size_t pf_head, pf_len;
 static bool pf_on; /* workers run; written once under pf_mu, read atomically */
 
+/* Where span i of m ends in the uncompressed stream (it starts at m->pts[i].uoff). */
+static uint64_t span_end(const struct overlay_seekmap *m, size_t i)
+{
+	return i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
+}
+
+/* Whether a span of len bytes goes through the LRU (else it is read uncached). */
+static bool span_len_cacheable(uint64_t len)
+{
+	return len <= SPAN_CACHE_MAX && len <= __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
+}
+
 static bool span_cacheable(const struct overlay_source *s, size_t i)
 {
-	const struct overlay_seekmap *m = s->map;
-	uint64_t start = m->pts[i].uoff;
-	uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
-	uint64_t budget = __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
-	return end - start <= SPAN_CACHE_MAX && end - start <= budget;
+	return span_len_cacheable(span_end(s->map, i) - s->map->pts[i].uoff);
 }
 
 /* Decodes span idx of s into the LRU unless it is there or on its way; errors are dropped (a
@@ -527,9 +534,7 @@ static void prefetch_run(struct overlay_source *s, size_t idx)
 	struct span_ent *e = cache_claim(s->id, idx);
 	if (!e)
 		return;
-	uint64_t start = m->pts[idx].uoff;
-	uint64_t end = idx + 1 < m->n ? m->pts[idx + 1].uoff : m->usize;
-	size_t slen = (size_t)(end - start);
+	size_t slen = (size_t)(span_end(m, idx) - m->pts[idx].uoff);
 	unsigned char *data = xmalloc(slen ? slen : 1);
 	cleanup_err struct strata_err *err = NULL;
 	if (span_decode(s, idx, data, slen, &err) < 0) {
@@ -589,13 +594,9 @@ static void prefetch_after(struct overlay_source *s, size_t idx)
 	size_t want[PREFETCH_DEPTH];
 	size_t nwant = 0;
 	pthread_mutex_lock(&cache_mu);
-	for (size_t k = idx + 1; k < s->map->n && k <= idx + PREFETCH_DEPTH; k++) {
-		struct span_ent *e = cache_buckets[cache_bucket(s->id, k)];
-		while (e && !(e->src_id == s->id && e->idx == k))
-			e = e->hnext;
-		if (!e)
+	for (size_t k = idx + 1; k < s->map->n && k <= idx + PREFETCH_DEPTH; k++)
+		if (!cache_find_locked(s->id, k))
 			want[nwant++] = k;
-	}
 	pthread_mutex_unlock(&cache_mu);
 	if (nwant == 0)
 		return;
@@ -641,12 +642,11 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 		uint64_t o = off + done;
 		size_t i = seekmap_find(m, o);
 		uint64_t start = m->pts[i].uoff;
-		uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
+		uint64_t end = span_end(m, i);
 		size_t want = len - done;
 		if (want > end - o)
 			want = (size_t)(end - o);
-		uint64_t budget = __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
-		if (end - start > SPAN_CACHE_MAX || end - start > budget) {
+		if (!span_len_cacheable(end - start)) {
 			if (span_read_uncached(s, i, o, dst + done, want, err) < 0)
 				goto fail;
 		} else {
