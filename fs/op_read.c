@@ -80,10 +80,24 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	struct fs_mount *m = fs_req_mount(req);
 	int64_t fh = (int64_t)fi->fh;
 	if (fh == 0) { /* the kernel did not open it (no-open mode) */
-		int rc = fs_file_handle(m, ino, &fh);
-		if (rc) {
-			fuse_reply_err(req, rc);
-			return;
+		/* An inode's handle never changes in a read-only mount: each worker thread keeps the
+		 * last one it looked up, so the reads of one file after the first cost no query. */
+		static _Thread_local struct {
+			const struct fs_mount *m;
+			fuse_ino_t ino;
+			int64_t fh;
+		} last;
+		if (last.m == m && last.ino == ino) {
+			fh = last.fh;
+		} else {
+			int rc = fs_file_handle(m, ino, &fh);
+			if (rc) {
+				fuse_reply_err(req, rc);
+				return;
+			}
+			last.m = m;
+			last.ino = ino;
+			last.fh = fh;
 		}
 	}
 	cleanup_free char *buf = xmalloc(size ? size : 1);
