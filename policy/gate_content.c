@@ -68,20 +68,25 @@ int policy_eval_file_content(struct policy_eval *ev, int view, const char *path,
 	int64_t id = sqlite3_column_int64(st, 0);
 	int64_t size = sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
-	if (size < 0)
-		size = 0;
-	int got_copy = gate_content_retrieved(c, id, (uint64_t)size, max, out, len, truncated);
-	if (got_copy)
-		return 1;
-	size_t want = (uint64_t)size > max ? max : (size_t)size;
+	if (policy_eval_entry_content(ev, id, size < 0 ? 0 : (uint64_t)size, max, out, len, truncated, err) < 0)
+		return strata_err_wrap(err, "policy: reading /%s", path);
+	return 1;
+}
+
+int policy_eval_entry_content(struct policy_eval *ev, int64_t id, uint64_t size, size_t max, char **out,
+			      size_t *len, bool *truncated, struct strata_err **err)
+{
+	if (gate_content_retrieved(policy_eval_db(ev), id, size, max, out, len, truncated))
+		return 0;
+	size_t want = size > max ? max : (size_t)size;
 	if (truncated)
-		*truncated = (uint64_t)size > max;
+		*truncated = size > max;
 	cleanup_free char *buf = xmalloc(want + 1);
 	size_t got = 0;
 	while (got < want) {
 		ssize_t n = index_db_read(policy_eval_index(ev), id, buf + got, want - got, got, err);
 		if (n < 0)
-			return strata_err_wrap(err, "policy: reading /%s", path);
+			return -1;
 		if (n == 0)
 			break;
 		got += (size_t)n;
@@ -89,5 +94,5 @@ int policy_eval_file_content(struct policy_eval *ev, int view, const char *path,
 	buf[got] = '\0';
 	*len = got;
 	*out = steal_pointer(&buf);
-	return 1;
+	return 0;
 }

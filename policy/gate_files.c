@@ -252,7 +252,8 @@ static const struct policy_param_def files_attr_params[] = {
 /* content_regex_match (Anchore's; strata has no analyzer config): regex_name is the PCRE2 regex
  * itself, applied per line (multiline ^ and $) to every regular file of the image of at most
  * max_size bytes (default 1 MiB) whose path matches path_regex (strata's; all when absent), read
- * through policy_eval_file_content. One finding per matching file, Anchore's text. */
+ * through policy_eval_entry_content (the query has each file's entry: no lookup by path per file).
+ * One finding per matching file, Anchore's text. */
 static int files_eval_content(struct policy_eval *ev, const struct policy_rule *r, struct strata_err **err)
 {
 	const char *re = policy_rule_param(r, "regex_name");
@@ -266,7 +267,7 @@ static int files_eval_content(struct policy_eval *ev, const struct policy_rule *
 	sqlite3 *c = policy_eval_db(ev);
 	cleanup_sqlstmt sqlite3_stmt *st = NULL, *m = NULL;
 	if (sqlite3_prepare_v2(c,
-			       "SELECT '/' || ltrim(n.path, '/'), e.layer FROM node n JOIN entry e ON e.id = n.data_entry"
+			       "SELECT '/' || ltrim(n.path, '/'), e.layer, e.id, e.size FROM node n JOIN entry e ON e.id = n.data_entry"
 			       " WHERE n.view = ?1 AND n.type = 'file' AND e.size <= ?2"
 			       " AND (?3 IS NULL OR regexp(?3, '/' || ltrim(n.path, '/'))) ORDER BY n.path",
 			       -1, &st, NULL) != SQLITE_OK ||
@@ -284,11 +285,10 @@ static int files_eval_content(struct policy_eval *ev, const struct policy_rule *
 		cleanup_free char *data = NULL;
 		size_t len;
 		bool trunc;
-		int have = policy_eval_file_content(ev, view, path, (size_t)max, &data, &len, &trunc, err);
-		if (have < 0)
-			return -1;
-		if (have == 0)
-			continue;
+		int64_t size = sqlite3_column_int64(st, 3);
+		if (policy_eval_entry_content(ev, sqlite3_column_int64(st, 2), size < 0 ? 0 : (uint64_t)size, (size_t)max,
+					      &data, &len, &trunc, err) < 0)
+			return strata_err_wrap(err, "files gate: reading %s", path);
 		sqlite3_reset(m);
 		sqlite3_bind_text(m, 2, data, (int)len, SQLITE_STATIC);
 		if (sqlite3_step(m) != SQLITE_ROW)

@@ -143,6 +143,10 @@ const char *policy_eval_tag(struct policy_eval *ev);
  * one, else read through the byte sources (at most max bytes; *truncated set when cut).
  * Returns 1 with *out (owned, NUL-terminated, *len bytes), 0 when no such regular file, -1 with
  * *err. (policy/gate_content.c) */
+/* The same for the regular file entry id of size bytes (its node already found by the caller):
+ * 0 with *out, -1 with *err. */
+int policy_eval_entry_content(struct policy_eval *ev, int64_t id, uint64_t size, size_t max, char **out,
+			      size_t *len, bool *truncated, struct strata_err **err);
 int policy_eval_file_content(struct policy_eval *ev, int view, const char *path, size_t max, char **out,
 			     size_t *len, bool *truncated, struct strata_err **err);
 
