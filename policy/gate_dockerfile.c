@@ -10,26 +10,29 @@
 #include <string.h>
 #include <strings.h>
 
+/* The text at JSON path jpath ("$.config.User") of the image config into *out (owned; "" when
+ * absent or not text). 0, or -1 with *err. */
+static int df_config_text(struct policy_eval *ev, const char *jpath, char **out, struct strata_err **err)
+{
+	sqlite3 *c = policy_eval_db(ev);
+	cleanup_sqlstmt sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c, "SELECT coalesce(json_extract(CAST(config AS TEXT), ?1), '') FROM image WHERE id = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", sqlite3_errmsg(c));
+	sqlite3_bind_text(st, 1, jpath, -1, SQLITE_STATIC);
+	const char *t = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	*out = xstrdup(t ? t : "");
+	return 0;
+}
+
 /* effective_user: fires when the config's user is denylisted, or not allowlisted. */
 static int df_eval_effective_user(struct policy_eval *ev, const struct policy_rule *r,
 				  struct strata_err **err)
 {
-	sqlite3 *c = policy_eval_db(ev);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(
-		c,
-		"SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.User'), '') FROM image"
-		" WHERE id = 1",
-		-1, &st, NULL) != SQLITE_OK) {
-		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
-		sqlite3_finalize(st);
-		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
-	}
 	cleanup_free char *user = NULL;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		user = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	if (!user || !*user) {
+	if (df_config_text(ev, "$.config.User", &user, err) < 0)
+		return -1;
+	if (!*user) {
 		free(user);
 		user = xstrdup("root");
 	}
@@ -113,24 +116,10 @@ static int df_eval_exposed_ports(struct policy_eval *ev, const struct policy_rul
 static int df_eval_no_healthcheck(struct policy_eval *ev, const struct policy_rule *r,
 				  struct strata_err **err)
 {
-	sqlite3 *c = policy_eval_db(ev);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(
-		c,
-		"SELECT coalesce(json_extract(CAST(config AS TEXT), '$.config.Healthcheck.Test[0]'), '')"
-		" FROM image WHERE id = 1",
-		-1, &st, NULL) != SQLITE_OK) {
-		cleanup_free char *e = xstrdup(sqlite3_errmsg(c));
-		sqlite3_finalize(st);
-		return strata_err_set(err, STRATA_EIO, "dockerfile gate: %s", e);
-	}
-	bool none = true;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		none = !*t || strcmp(t, "NONE") == 0;
-	}
-	sqlite3_finalize(st);
-	if (none)
+	cleanup_free char *test = NULL;
+	if (df_config_text(ev, "$.config.Healthcheck.Test[0]", &test, err) < 0)
+		return -1;
+	if (!*test || strcmp(test, "NONE") == 0)
 		df_fire(ev, r, "Image config has no HEALTHCHECK");
 	return 0;
 }
