@@ -21,8 +21,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
-LDLIBS_ALL := $(shell $(PKG_CONFIG) --libs $(PKGS)) -pthread -lm
-LDLIBS_NOFUSE := $(shell $(PKG_CONFIG) --libs $(PKGS_OVERLAY) $(PKGS_INDEX) $(PKGS_AUDIT)) -pthread -lm
+# ISA-L (libisal-dev) decodes gzip spans when serving (overlay/inflate_isal.c); Debian 12 ships
+# libisal.pc, older packagings only the library.
+ISAL_LIBS := $(shell $(PKG_CONFIG) --libs libisal 2>/dev/null || echo -lisal)
+LDLIBS_ALL := $(shell $(PKG_CONFIG) --libs $(PKGS)) $(ISAL_LIBS) -pthread -lm
+LDLIBS_NOFUSE := $(shell $(PKG_CONFIG) --libs $(PKGS_OVERLAY) $(PKGS_INDEX) $(PKGS_AUDIT)) $(ISAL_LIBS) -pthread -lm
 
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DSTRATA_DEBUG

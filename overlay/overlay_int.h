@@ -306,3 +306,23 @@ void overlay_image_store_clear(struct overlay_image_store *s);
 int overlay_image_store_load_outer(struct overlay_image_store *s, struct overlay_source *outer,
 				   struct strata_err **err);
 #endif
+
+/* ---- gzip spans with ISA-L (inflate_isal.c, used by source_decomp.c) ------------------------ */
+#ifndef STRATA_OVERLAY_ISAL_INT
+#define STRATA_OVERLAY_ISAL_INT
+/* An ISA-L inflate resumed at a gzip access point. Owned; overlay_isal_free accepts NULL. */
+struct overlay_isal;
+struct overlay_isal *overlay_isal_new(void);
+void overlay_isal_free(struct overlay_isal *z);
+/* (Re)starts z at pt: a member start parses the gzip header; a block boundary inflates pt's window
+ * as the dictionary and primes pt->bits high bits of prime (the byte at pt->coff - 1; ignored when
+ * pt->bits is 0). Input then continues at pt->coff. -1 with *err (EFORMAT) on a corrupt window. */
+int overlay_isal_start(struct overlay_isal *z, const struct overlay_checkpoint *pt, unsigned char prime,
+		       struct strata_err **err);
+/* Inflates from in[0..in_len) into out[0..n) (in is only read). Sets *used to the input bytes
+ * consumed (kept inside z when they did not yield output yet) and *ended when the deflate stream
+ * (or gzip member, trailer checked) is complete. Returns the bytes produced (0 when z needs more
+ * input), or -1 with *err (EFORMAT, ISA-L's reason) on corrupt data. */
+ssize_t overlay_isal_inflate(struct overlay_isal *z, const unsigned char *in, size_t in_len, size_t *used,
+			     unsigned char *out, size_t n, bool *ended, struct strata_err **err);
+#endif

@@ -2,13 +2,13 @@
  * the process-wide LRU of decompressed spans.
  *
  * A span is the output between two consecutive access points. pread(off) finds the last point
- * with uoff <= off, decompresses that whole span once (gzip: raw inflate primed with the point's
- * bits and 32 KiB window; zstd: from the frame start) and keeps it in the LRU keyed by
- * (source id, point index), so a sequential reader decompresses each span once. Spans larger
- * than SPAN_CACHE_MAX or than the whole budget (a huge zstd frame without a seekable copy) are
- * decoded straight into the caller's buffer through a per-source cursor, a live decoder that a
- * following read further on in the same span continues (a sequential reader pays once); a
- * backward read restarts from the access point: slow but correct.
+ * with uoff <= off, decompresses that whole span once (gzip: ISA-L's inflate primed with the
+ * point's bits and 32 KiB window, inflate_isal.c; zstd: from the frame start) and keeps it in
+ * the LRU keyed by (source id, point index), so a sequential reader decompresses each span
+ * once. Spans larger than SPAN_CACHE_MAX or than the whole budget (a huge zstd frame without a
+ * seekable copy) are decoded straight into the caller's buffer through a per-source cursor, a
+ * live decoder that a following read further on in the same span continues (a sequential reader
+ * pays once); a backward read restarts from the access point: slow but correct.
  *
  * Thread safety: sources are immutable; every decode uses its own inflate/zstd state; the LRU
  * is guarded by one mutex and entries are reference counted, so an entry evicted while another
@@ -242,8 +242,7 @@ struct span_dec {
 	unsigned char *in; /* DECOMP_CHUNK bytes */
 	size_t in_pos, in_len;
 	bool eof, live;
-	z_stream zs;
-	bool zs_init;
+	struct overlay_isal *gz; /* gzip: ISA-L's inflate (inflate_isal.c) */
 	ZSTD_DCtx *dc;
 };
 
@@ -256,60 +255,26 @@ struct overlay_decomp_cursor {
 
 static void dec_end(struct span_dec *d)
 {
-	if (d->zs_init)
-		inflateEnd(&d->zs);
+	overlay_isal_free(d->gz);
 	ZSTD_freeDCtx(d->dc);
 	free(d->in);
 	memset(d, 0, sizeof(*d));
 }
 
-/* Inflates a stored window (raw deflate) into win[32768]. */
-static int window_inflate(const struct overlay_checkpoint *pt, unsigned char *win, size_t *wlen,
-			  struct strata_err **err)
-{
-	z_stream zs = {0};
-	if (inflateInit2(&zs, -15) != Z_OK)
-		return strata_err_set(err, STRATA_EIO, "gzip: inflateInit2 failed");
-	zs.next_in = pt->window;
-	zs.avail_in = (uInt)pt->window_len;
-	zs.next_out = win;
-	zs.avail_out = 32768;
-	int ret = inflate(&zs, Z_FINISH);
-	*wlen = 32768 - zs.avail_out;
-	inflateEnd(&zs);
-	STRATA_CHECK(ret == Z_STREAM_END, err, STRATA_EFORMAT, "gzip: corrupt checkpoint window at offset %llu",
-		     (unsigned long long)pt->uoff);
-	return 0;
-}
-
+/* Positions d's ISA-L inflate at access point pt (the window and the point's bits primed). */
 static int gzip_dec_start(struct span_dec *d, const struct overlay_checkpoint *pt, struct strata_err **err)
 {
-	/* A point without a window is a member start: parse the gzip header there. */
-	int wbits = pt->window_len ? -15 : 31;
-	if (d->zs_init ? inflateReset2(&d->zs, wbits) != Z_OK : inflateInit2(&d->zs, wbits) != Z_OK)
-		return strata_err_set(err, STRATA_EIO, "gzip: inflateInit2 failed");
-	d->zs_init = true;
+	unsigned char b = 0;
 	if (pt->bits) {
-		unsigned char b;
 		ssize_t r = overlay_source_pread(d->s->base, &b, 1, pt->coff - 1, err);
 		if (r < 0)
 			return -1;
 		STRATA_CHECK(r == 1, err, STRATA_EFORMAT, "gzip: truncated at offset %llu",
 			     (unsigned long long)pt->coff);
-		if (inflatePrime(&d->zs, pt->bits, b >> (8 - pt->bits)) != Z_OK)
-			return strata_err_set(err, STRATA_EFORMAT, "gzip: bad checkpoint at offset %llu",
-					      (unsigned long long)pt->coff);
 	}
-	if (pt->window_len) {
-		unsigned char win[32768];
-		size_t wlen = 0;
-		if (window_inflate(pt, win, &wlen, err) < 0)
-			return -1;
-		if (inflateSetDictionary(&d->zs, win, (uInt)wlen) != Z_OK)
-			return strata_err_set(err, STRATA_EFORMAT, "gzip: bad checkpoint window at offset %llu",
-					      (unsigned long long)pt->coff);
-	}
-	return 0;
+	if (!d->gz)
+		d->gz = overlay_isal_new();
+	return overlay_isal_start(d->gz, pt, b, err);
 }
 
 static int zstd_dec_start(struct span_dec *d, struct strata_err **err)
@@ -351,22 +316,21 @@ static ssize_t dec_step(struct span_dec *d, unsigned char *out, size_t n, struct
 {
 	uint64_t at = d->cpos - (d->in_len - d->in_pos);
 	if (d->s->map->comp == OVERLAY_COMP_GZIP) {
-		d->zs.next_in = d->in + d->in_pos;
-		d->zs.avail_in = (uInt)(d->in_len - d->in_pos);
-		d->zs.next_out = out;
-		d->zs.avail_out = (uInt)(n < (1u << 30) ? n : (1u << 30));
-		uInt out0 = d->zs.avail_out;
-		int ret = inflate(&d->zs, Z_NO_FLUSH);
-		d->in_pos = d->in_len - d->zs.avail_in;
-		size_t produced = out0 - d->zs.avail_out;
-		STRATA_CHECK(ret != Z_STREAM_END || produced == n, err, STRATA_EFORMAT,
-			     "gzip: member ends early at offset %llu", (unsigned long long)at);
-		STRATA_CHECK(!(ret == Z_BUF_ERROR && d->eof && d->in_pos == d->in_len), err, STRATA_EFORMAT,
+		size_t used = 0;
+		bool ended = false;
+		ssize_t got = overlay_isal_inflate(d->gz, d->in + d->in_pos, d->in_len - d->in_pos, &used, out, n,
+						   &ended, err);
+		if (got < 0)
+			return strata_err_wrap(err, "gzip: corrupt data at offset %llu", (unsigned long long)at);
+		d->in_pos += used;
+		STRATA_CHECK(!ended || (size_t)got == n, err, STRATA_EFORMAT, "gzip: member ends early at offset %llu",
+			     (unsigned long long)at);
+		/* no output while the input is used up and the file ended: nothing more will come */
+		STRATA_CHECK(!(got == 0 && d->eof && d->in_pos == d->in_len), err, STRATA_EFORMAT,
 			     "gzip: truncated at offset %llu", (unsigned long long)d->cpos);
-		STRATA_CHECK(ret == Z_OK || ret == Z_BUF_ERROR || ret == Z_STREAM_END, err, STRATA_EFORMAT,
-			     "gzip: corrupt data at offset %llu: %s", (unsigned long long)at,
-			     d->zs.msg ? d->zs.msg : "error");
-		return (ssize_t)produced;
+		STRATA_CHECK(got > 0 || used > 0 || d->in_pos == d->in_len, err, STRATA_EFORMAT,
+			     "gzip: corrupt data at offset %llu: no progress", (unsigned long long)at);
+		return got;
 	}
 	ZSTD_inBuffer ib = {d->in, d->in_len, d->in_pos};
 	ZSTD_outBuffer ob = {out, n, 0};

@@ -9,7 +9,7 @@ set -eu
 
 # Build: compiler, pkg-config and the libraries the Makefile asks pkg-config for.
 BUILD_PKGS="build-essential pkg-config clang clang-format libfuse3-dev libarchive-dev libzstd-dev
-zlib1g-dev libsqlite3-dev libjansson-dev libssl-dev libpcre2-dev libvectorscan-dev
+zlib1g-dev libsqlite3-dev libjansson-dev libssl-dev libpcre2-dev libvectorscan-dev libisal-dev
 node-spdx-license-ids node-spdx-exceptions"
 # Tests: FUSE runtime, the real tools fixtures are made and checked with.
 TEST_PKGS="fuse3 zstd gzip tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
