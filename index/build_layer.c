@@ -178,31 +178,46 @@ static int on_entry_end(void *ctx, struct strata_err **err)
 	return 0;
 }
 
-/* Where a single-frame zstd layer's seekable copy goes: content-addressed by the blob digest (or
+/* Where a single-frame zstd layer's seekable copy will go (built on first random access): content-addressed by the blob digest (or
  * diff_id) so rebuilds and other indexes of the same blob share it. */
 static char *seekable_copy_path(const struct index_build *b, const struct overlay_layer_info *li, int layer)
 {
 	const char *id = li->digest ? li->digest : li->diff_id;
+	/* Absolute, so a mount started from another directory finds it (the cache dir exists). */
+	cleanup_free char *dir = realpath(b->cache_dir, NULL);
+	if (!dir)
+		dir = xstrdup(b->cache_dir);
 	if (id && !strncmp(id, "sha256:", 7) && strlen(id) == 71)
-		return xasprintf("%s/seekable/%s.zst", b->cache_dir, id + 7);
+		return xasprintf("%s/seekable/%s.zst", dir, id + 7);
 	/* No digest to name it by (rootfs tar): name it after the index file and layer. */
 	unsigned char h[32];
 	char hex[65];
 	cleanup_free char *key = xasprintf("%s#%d", b->opts->index_path ? b->opts->index_path : b->image_path, layer);
 	EVP_Digest(key, strlen(key), h, NULL, EVP_sha256(), NULL);
 	strata_hex(h, 32, hex);
-	return xasprintf("%s/seekable/anon-%s.zst", b->cache_dir, hex);
+	return xasprintf("%s/seekable/anon-%s.zst", dir, hex);
+}
+
+/* Whether a zstd stream's access points leave a span over twice the requested spacing (one big
+ * frame, as `zstd` writes): random reads there need the seekable copy. */
+static bool needs_seekable_copy(const struct overlay_seekmap *m, uint64_t span)
+{
+	if (!m || m->comp != OVERLAY_COMP_ZSTD)
+		return false;
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
+		if (end - m->pts[i].uoff > 2 * span)
+			return true;
+	}
+	return false;
 }
 
 static int index_one_layer(struct index_build *b, int layer, struct strata_err **err)
 {
 	const struct overlay_layer_info *li = overlay_image_layer(b->img, (size_t)layer - 1);
-	cleanup_free char *copy = NULL;
-	if (li->compression == OVERLAY_COMP_ZSTD)
-		copy = seekable_copy_path(b, li, layer);
-	struct overlay_stream_opts so = {
-		.span = b->opts->span, .seekable_copy_path = copy, .max_ratio = 0,
-	};
+	/* No seekable copy is written here: the layer only records where it will go, and the first
+	 * reader that needs random access builds it (overlay_zstd_seekable_open). */
+	struct overlay_stream_opts so = {.span = b->opts->span, .max_ratio = 0};
 	struct overlay_stream *st = overlay_stream_open(li->blob, li->compression, &so, err);
 	if (!st)
 		return -1;
@@ -233,8 +248,8 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 		res->usize = overlay_stream_usize(st);
 		res->entries = (uint64_t)w.seq;
 		res->map = overlay_stream_take_seekmap(st);
-		if (overlay_stream_used_seekable_copy(st))
-			res->seekable_copy = steal_pointer(&copy);
+		if (needs_seekable_copy(res->map, b->opts->span ? b->opts->span : (uint64_t)4 << 20))
+			res->seekable_copy = seekable_copy_path(b, li, layer);
 		res->scan_state = w.scan_state; /* the writer stores the findings, then frees it */
 		w.batch->result = res;
 		index_queue_push(b, steal_pointer(&w.batch));

@@ -216,19 +216,38 @@ static int64_t write_source(struct writer *w, const struct overlay_source *s, st
 	return id;
 }
 
+/* The decomp row of a zstd layer that needs a seekable copy, built on first random access: over
+ * the blob, with the blob's own access points, path = where the copy goes (it need not exist),
+ * len = the copy's frame size (the span). The reader hands these to overlay_zstd_seekable_open. */
+static int64_t write_lazy_copy_row(struct writer *w, int64_t blob, const char *copy,
+				   const struct overlay_seekmap *map, struct strata_err **err)
+{
+	int64_t id = write_source_row(w, OVERLAY_SRC_DECOMP, blob, NULL, 0, 0, map, err);
+	if (id < 0)
+		return -1;
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	if (index_sql_prepare(w->b->db, "UPDATE source SET path = ?, len = ? WHERE id = ?", &st, err) < 0)
+		return -1;
+	uint64_t span = w->b->opts->span ? w->b->opts->span : (uint64_t)4 << 20;
+	sqlite3_bind_text(st, 1, copy, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)span);
+	sqlite3_bind_int64(st, 3, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return strata_err_set(err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(w->b->db));
+	return id;
+}
+
 /* The recipe of a layer's uncompressed tar: the blob itself when raw, else a decomp source over the
- * blob (or over the seekable copy of a single-frame zstd blob) with the access points just found. */
+ * blob with the access points just found (for a single-frame zstd blob, a lazy seekable copy). */
 static int64_t write_layer_sources(struct writer *w, const struct overlay_layer_info *li,
 				   const struct index_layer_result *res, struct strata_err **err)
 {
 	int64_t blob = write_source(w, li->blob, err);
 	if (blob < 0 || !res->map)
 		return blob;
-	int64_t base = blob;
-	if (res->seekable_copy &&
-	    (base = write_source_row(w, OVERLAY_SRC_FILE, 0, res->seekable_copy, 0, 0, NULL, err)) < 0)
-		return -1;
-	return write_source_row(w, OVERLAY_SRC_DECOMP, base, NULL, 0, 0, res->map, err);
+	if (res->seekable_copy)
+		return write_lazy_copy_row(w, blob, res->seekable_copy, res->map, err);
+	return write_source_row(w, OVERLAY_SRC_DECOMP, blob, NULL, 0, 0, res->map, err);
 }
 
 static void digest_str(const unsigned char sha[32], char out[72])

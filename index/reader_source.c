@@ -1,6 +1,8 @@
 /* index/reader_source.c — rebuilding a layer's uncompressed tar source from the recipe the
  * builder stored (`source` and `checkpoint` tables), once per layer per open index. A recipe is
- * a short chain: file → range → decomp → range → decomp at most; anything deeper is corrupt. */
+ * a short chain: file → range → decomp → range → decomp at most; anything deeper is corrupt.
+ * A zstd decomp row with a path is a single-frame layer whose seekable copy is built lazily at
+ * that path (len: its frame size), see lazy_copy_open. */
 #include "reader_int.h"
 
 #include <string.h>
@@ -82,6 +84,46 @@ static struct overlay_source *source_file_open(struct index_db *db, struct index
 	return s;
 }
 
+/* The blob sha256 the index recorded for the layer whose tar is source id, into sha. 0 or -1. */
+static int lazy_copy_blob_sha(struct index_conn *c, int64_t id, unsigned char sha[32], struct strata_err **err)
+{
+	cleanup_finalize sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT blob_sha256 FROM layer WHERE tar_source = ?", -1, &st, NULL) != SQLITE_OK)
+		return reader_sql_err(c, err, "layer digest");
+	sqlite3_bind_int64(st, 1, id);
+	const char *hex = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (hex && !strncmp(hex, "sha256:", 7))
+		hex += 7;
+	if (!hex || strlen(hex) != 64)
+		return strata_err_set(err, STRATA_EFORMAT, "index: source %lld: no recorded blob sha256", (long long)id);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return strata_err_set(err, STRATA_EFORMAT, "index: source %lld: bad blob sha256", (long long)id);
+		sha[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* A zstd layer recorded with a lazy seekable copy (decomp row with path = the copy, len = its frame
+ * size): the copy is opened, or built from the blob and checked against the recorded sha256, the
+ * first time any reader of this process needs the layer. A blob that is no longer what the index
+ * recorded marks the index stale. Takes m. Owned or NULL with *err. */
+static struct overlay_source *lazy_copy_open(struct index_db *db, struct index_conn *c, int64_t id,
+					     struct overlay_source *base, struct overlay_seekmap *m, const char *path,
+					     uint64_t span, struct strata_err **err)
+{
+	unsigned char sha[32];
+	if (lazy_copy_blob_sha(c, id, sha, err) < 0) {
+		overlay_seekmap_free(m);
+		return NULL;
+	}
+	struct overlay_source *s = overlay_zstd_seekable_open(base, m, path, span, sha, err);
+	if (!s)
+		reader_stale_check_read(db, c, base, err && *err ? (*err)->msg : "cannot read it");
+	return s;
+}
+
 /* Builds source id and its bases. Owned or NULL with *err. */
 static struct overlay_source *source_build(struct index_db *db, struct index_conn *c, int64_t id, int depth,
 					   struct strata_err **err)
@@ -145,7 +187,9 @@ static struct overlay_source *source_build(struct index_db *db, struct index_con
 				       comp);
 		else
 			m = seekmap_load(c, id, cmp, usize, csize, err);
-		if (m)
+		if (m && path && cmp == OVERLAY_COMP_ZSTD)
+			s = lazy_copy_open(db, c, id, base, m, path, has_len ? len : 0, err);
+		else if (m)
 			s = overlay_source_decomp_new(base, m, err);
 	} else {
 		strata_err_set(err, STRATA_EFORMAT, "index: source %lld: unknown kind '%s'", (long long)id, kind);

@@ -429,4 +429,27 @@ int overlay_image_attachments(const char *path, const struct overlay_image *img,
 			      size_t *n, struct strata_err **err);
 void overlay_attachments_free(struct overlay_attachment *a, size_t n);
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* Added for the lazy zstd seekable copy (issue 2 benchmark). A zstd stream that is one large frame
+ * cannot be resumed inside; the index pass only records that it needs a seekable copy (independent
+ * frames of about span bytes, ending with a seek table in zstd's seekable format), which is built
+ * the first time a reader needs random access into the stream. */
+
+/* Random access to the zstd blob `blob` (whose own access points, as the index recorded them, are
+ * blob_map: taken, freed with the source or on error) through its seekable copy at copy_path:
+ * an existing copy is used when its seek table matches its size and blob_map->usize (else it is
+ * removed and rebuilt); otherwise the copy is built from the blob (frames of span bytes, 0 → 4 MiB;
+ * written as copy_path.tmp.PID.TID… and renamed), its sha256 checked against blob_sha256 and its
+ * size against blob_map->usize before it is renamed into place. One build per copy_path per
+ * process: concurrent callers wait for it. Returns an owned DECOMP source over the copy; or, when
+ * the copy cannot be written (cache read-only or full; said once on stderr), one over the blob and
+ * blob_map; or NULL with *err (EDIGEST, EFORMAT, ELIMIT, EIO) when the blob is not what the index
+ * recorded or cannot be read, remembered for later callers in the process. */
+struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, struct overlay_seekmap *blob_map,
+						  const char *copy_path, uint64_t span, const unsigned char blob_sha256[32],
+						  struct strata_err **err);
+/* Number of seekable copies this process has built (for tests and diagnostics). */
+unsigned long overlay_zstd_seekable_builds(void);
+
 #endif

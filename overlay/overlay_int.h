@@ -307,6 +307,23 @@ int overlay_image_store_load_outer(struct overlay_image_store *s, struct overlay
 				   struct strata_err **err);
 #endif
 
+/* ---- the lazy zstd seekable copy (stream_seekable.c, stream_zstd.c, stream_copy.c) ---------- */
+#ifndef STRATA_OVERLAY_SEEKABLE_INT
+#define STRATA_OVERLAY_SEEKABLE_INT
+/* stream_seekable.c: the frame size of a copy for a span (0 → 4 MiB; capped so that frame sizes
+ * fit the seek table's 32-bit fields). */
+uint64_t overlay_seekable_frame_span(uint64_t span);
+/* stream_seekable.c: the seek table (a skippable frame in zstd's seekable format) describing the
+ * frames of m, whose last frame ends at data_end in the copy. Owned, *len bytes. */
+unsigned char *overlay_seekable_table(const struct overlay_seekmap *m, uint64_t data_end, size_t *len);
+/* stream_zstd.c: makes a stream opened with a seekable_copy_path write the copy from its first
+ * byte, whatever its frame sizes (the lazy build knows a copy is needed). Call before reading. */
+int overlay_zstd_copy_force(struct overlay_stream *st, struct strata_err **err);
+/* stream_copy.c: true when the stream's last error came from writing the copy (its writer thread,
+ * its file or its rename), not from the blob. */
+bool overlay_stream_copy_failed(const struct overlay_stream *st);
+#endif
+
 /* ---- gzip spans with ISA-L (inflate_isal.c, used by source_decomp.c) ------------------------ */
 #ifndef STRATA_OVERLAY_ISAL_INT
 #define STRATA_OVERLAY_ISAL_INT

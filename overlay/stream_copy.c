@@ -12,7 +12,8 @@
  * decoding thread while it fills it and to the writer from publication until it is released. The
  * compressor, the file and st->copy_map / copy_written / copy_frame_in are touched only by the
  * writer between overlay_copy_start and the join in overlay_copy_finish/overlay_copy_free. A
- * writer error is kept in the worker and returned by the next put or by finish. */
+ * writer error is kept in the worker and returned by the next put or by finish.
+ * The copy ends with a seek table (stream_seekable.c), so a copy describes its own frames. */
 #include "overlay_int.h"
 
 #include <errno.h>
@@ -268,7 +269,12 @@ int overlay_copy_finish(struct overlay_stream *st, struct strata_err **err)
 	copy_worker_join(w, false);
 	if (w->failed || w->count > 0)
 		return copy_take_err(w, err);
+	w->failed = true; /* from here on, an error is the copy's own */
 	if (st->copy_frame_in > 0 && copy_compress(st, NULL, 0, ZSTD_e_end, err) < 0)
+		return -1;
+	size_t tlen = 0;
+	cleanup_free unsigned char *table = overlay_seekable_table(st->copy_map, st->copy_written, &tlen);
+	if (copy_write_all(st, table, tlen, err) < 0)
 		return -1;
 	if (fdatasync(st->copy_fd) < 0)
 		return strata_err_sys(err, "sync %s", st->copy_tmp);
@@ -281,7 +287,19 @@ int overlay_copy_finish(struct overlay_stream *st, struct strata_err **err)
 	st->copy_tmp = NULL;
 	st->copy_map->csize = st->copy_written;
 	st->used_copy = true;
+	w->failed = false;
 	return 0;
+}
+
+bool overlay_stream_copy_failed(const struct overlay_stream *st)
+{
+	struct overlay_copy_worker *w = st->copy_worker;
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	bool failed = w->failed;
+	pthread_mutex_unlock(&w->lock);
+	return failed;
 }
 
 void overlay_copy_free(struct overlay_stream *st)

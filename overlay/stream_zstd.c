@@ -13,7 +13,10 @@
  * in memory (at most about 4*span) until either a frame grows past 2*span (→ copy, starting with
  * the kept bytes) or a frame ends with more than 2*span of output seen, all frames small (→ no
  * copy). A stream whose first frames are small and a later frame is huge is left without a copy
- * (its seekmap still works, reading that frame from its start). */
+ * (its seekmap still works, reading that frame from its start).
+ * The index pass no longer asks for a copy: it only records that a layer needs one, and
+ * stream_seekable.c builds it on first random access with overlay_zstd_copy_force (a copy from the
+ * first byte, no decision). */
 #include "overlay_int.h"
 
 #include <string.h>
@@ -66,6 +69,15 @@ static int copy_feed(struct overlay_stream *st, const unsigned char *p, size_t n
 	int r = overlay_copy_put(st, st->pending, st->pending_len, err);
 	copy_drop_pending(st);
 	return r;
+}
+
+int overlay_zstd_copy_force(struct overlay_stream *st, struct strata_err **err)
+{
+	if (!st->copy_path || st->uout > 0)
+		return strata_err_set(err, STRATA_EUSAGE, "seekable copy: no path, or the stream was already read");
+	copy_drop_pending(st);
+	st->copy = OVERLAY_COPY_YES;
+	return overlay_copy_start(st, err);
 }
 
 /* ---- decoding -------------------------------------------------------------------------- */

@@ -114,7 +114,9 @@ mkdir -p "$T/tmp" "$T/audit3"
 export XDG_CACHE_HOME=$T/cache3 # its own cache: the first image's default index is in $T/cache
 "$MK" --form oci-dir --layer-compress zstd -o "$T/img3" "$T/L1.tar" "$T/L2.tar" "$T/L3.tar" 2>"$T/mk.err"
 TMPDIR=$T/tmp "$STRATA" index "$T/img3" >"$T/out5" 2>"$T/err5"; ok $? "zstd image indexed into the cache"
-find "$T/cache3" -path '*/seekable/*' -type f | grep -q .; ok $? "a seekable copy is in the cache"
+! find "$T/cache3" -path '*/seekable/*' -type f | grep -q .; ok $? "no seekable copy after the index pass (built on first random read)"
+"$STRATA" cat "$T/img3" /data/huge.txt >/dev/null 2>>"$T/err5"
+find "$T/cache3" -path '*/seekable/*' -type f | grep -q .; ok $? "a seekable copy is in the cache after the first read"
 outs3=("$T/out5" "$T/err5")
 for fmt in text json sarif junit; do
 	TMPDIR=$T/tmp "$STRATA" audit --format $fmt "$T/img3" >"$T/audit.$fmt" 2>"$T/audit.$fmt.err"
