@@ -63,6 +63,8 @@ static const char *isal_error_name(int ret)
 		return "needs a dictionary";
 	case ISAL_OUT_OVERFLOW:
 		return "output overflow";
+	case ISAL_END_INPUT:
+		return "truncated";
 	default:
 		return "error";
 	}
