@@ -55,6 +55,7 @@ struct fs_mount {
 	bool audit_ready;       /* audit_lock initialised */
 	uint64_t index_size;
 	struct timespec mounted_at;
+	struct fs_dir_cache *dirs; /* recent directory listings (op_dir.c) */
 	FILE *log;              /* stderr or -o log=PATH */
 	pthread_mutex_t log_lock;
 	int ready_fd;
@@ -117,6 +118,12 @@ int fs_meta_init(struct fs_mount *m, struct strata_err **err);
 void fs_meta_fini(struct fs_mount *m);
 
 /* op_dir.c */
+/* The shared cache of directory listings in m->dirs: created before serving, freed after. */
+void fs_dir_init(struct fs_mount *m);
+void fs_dir_fini(struct fs_mount *m);
+/* Whether opendir answers ENOSYS, so the kernel stops sending OPENDIR and RELEASEDIR (set by init
+ * when the kernel offers FUSE_CAP_NO_OPENDIR_SUPPORT); readdir then works from (inode, offset). */
+void fs_dir_set_no_opendir(bool on);
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

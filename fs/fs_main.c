@@ -39,6 +39,7 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * readdir for later chunks, then one LOOKUP per entry there when find or ls needs attributes) */
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	fs_read_set_no_open((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0);
+	fs_dir_set_no_opendir((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
 	ready_report(m, NULL);
 }
 
@@ -162,6 +163,7 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 		strata_err_set(err, STRATA_ELIMIT, "%d layers: at most %u can be mounted", m.nlayers, FS_TAG_META / 2 - 1);
 		goto out;
 	}
+	fs_dir_init(&m);
 	if (fs_meta_init(&m, err) < 0)
 		goto out;
 	rc = fs_serve(&m, o, fuse_opts, err);
@@ -173,6 +175,7 @@ out:
 	else if (m.ready_fd >= 0)
 		ready_report(&m, "unmounted before it answered");
 	fs_meta_fini(&m);
+	fs_dir_fini(&m);
 	if (m.log != stderr)
 		fclose(m.log);
 	free(m.meta_name);

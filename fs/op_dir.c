@@ -1,40 +1,80 @@
-/* fs/op_dir.c — directories: opendir reads the whole listing once (names and attributes, from the
- * index or the reserved trees) into the handle; readdir and readdirplus serve it by position, so
- * offsets stay valid for the life of the handle and a listing costs one query. */
+/* fs/op_dir.c — directories: the listing of a directory (names and attributes, from the index or
+ * the reserved trees), a small shared cache of recent listings, and readdir/readdirplus served
+ * from a listing by position.
+ *
+ * A listing is a pure function of the directory inode (the image never changes), so the position
+ * of an entry in it is a stable cookie: entry i carries offset i + 1 and a readdir at offset k
+ * answers from entry k on, on any thread, at any time, whether or not the listing is still cached.
+ * That is what lets the driver run without directory handles: when the kernel offers
+ * FUSE_CAP_NO_OPENDIR_SUPPORT, opendir answers ENOSYS once and the kernel stops sending OPENDIR
+ * and RELEASEDIR (two of the four requests a listed directory cost), keeps the listing in its
+ * page cache as cache_readdir did, and readdir gets no handle: (inode, offset) is enough.
+ * telldir/seekdir/rewinddir work because offsets are positions.
+ *
+ * A listed directory costs the kernel at least two READDIRPLUS requests (entries, then an empty
+ * answer that ends it); the cache answers every request after the first from memory, without a
+ * query. It holds the last FS_DIR_CACHE_SLOTS listings and is shared by the worker threads under
+ * one mutex; a listing is built outside the lock and replies are copied out under it. */
 #include "fs_int.h"
 
 #include <errno.h>
 #include <string.h>
 
+#define FS_DIR_CACHE_SLOTS 16
+
 struct fs_dirent {
-	char *name;
+	size_t name;  /* offset of the NUL-terminated name in fs_dir.names */
 	struct stat st;
 };
 
 struct fs_dir {
+	fuse_ino_t ino;
 	size_t n, cap;
 	struct fs_dirent *e;
+	char *names;  /* every name, one after the other */
+	size_t names_len, names_cap;
+	uint64_t used; /* cache clock at the last use (LRU) */
 };
+
+struct fs_dir_cache {
+	pthread_mutex_t lock;
+	uint64_t clock;
+	struct fs_dir *slot[FS_DIR_CACHE_SLOTS];
+};
+
+static bool fs_no_opendir; /* atomic: set once by init */
+
+void fs_dir_set_no_opendir(bool on)
+{
+	__atomic_store_n(&fs_no_opendir, on, __ATOMIC_RELEASE);
+}
 
 static void dir_free(struct fs_dir *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		free(d->e[i].name);
 	free(d->e);
+	free(d->names);
 	free(d);
 }
 
 static int dir_add(void *ctx, const char *name, const struct stat *st)
 {
 	struct fs_dir *d = ctx;
+	size_t len = strlen(name) + 1;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 32;
 		d->e = xrealloc(d->e, d->cap * sizeof(*d->e));
 	}
-	d->e[d->n].name = xstrdup(name);
+	if (d->names_cap - d->names_len < len) {
+		while (d->names_cap - d->names_len < len)
+			d->names_cap = d->names_cap ? d->names_cap * 2 : 512;
+		d->names = xrealloc(d->names, d->names_cap);
+	}
+	memcpy(d->names + d->names_len, name, len);
+	d->e[d->n].name = d->names_len;
 	d->e[d->n].st = *st;
+	d->names_len += len;
 	d->n++;
 	return 0;
 }
@@ -54,7 +94,9 @@ static int dir_add_node(void *ctx, const char *name, const struct index_node *n,
 	return dir_add(f->d, name, &st);
 }
 
-static int fs_do_opendir(struct fs_mount *m, fuse_ino_t ino, struct fs_dir **out)
+/* Builds the listing of directory ino: ".", "..", then the children in the index's order (byte
+ * order of name), then at the image root the reserved names. Owned into *out, or an errno. */
+static int dir_build(struct fs_mount *m, fuse_ino_t ino, struct fs_dir **out)
 {
 	struct stat self;
 	int rc = fs_do_getattr(m, ino, &self, NULL);
@@ -63,6 +105,7 @@ static int fs_do_opendir(struct fs_mount *m, fuse_ino_t ino, struct fs_dir **out
 	if (!S_ISDIR(self.st_mode))
 		return ENOTDIR;
 	struct fs_dir *d = xcalloc(1, sizeof(*d));
+	d->ino = ino;
 	dir_add(d, ".", &self);
 	dir_add(d, "..", &self);
 	unsigned tag = fs_ino_tag(ino);
@@ -84,60 +127,153 @@ static int fs_do_opendir(struct fs_mount *m, fuse_ino_t ino, struct fs_dir **out
 	return 0;
 }
 
-void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_dir_init(struct fs_mount *m)
 {
-	struct fs_dir *d = NULL;
-	int rc = fs_do_opendir(fs_req_mount(req), ino, &d);
-	if (rc) {
-		fuse_reply_err(req, rc);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->keep_cache = 1;
-	fi->cache_readdir = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		dir_free(d);
+	m->dirs = xcalloc(1, sizeof(*m->dirs));
+	pthread_mutex_init(&m->dirs->lock, NULL);
 }
 
-static void fs_readdir_common(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+void fs_dir_fini(struct fs_mount *m)
 {
-	const struct fs_dir *d = (const struct fs_dir *)(uintptr_t)fi->fh;
-	cleanup_free char *buf = xmalloc(size ? size : 1);
+	if (!m->dirs)
+		return;
+	for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++)
+		dir_free(m->dirs->slot[i]);
+	pthread_mutex_destroy(&m->dirs->lock);
+	free(m->dirs);
+	m->dirs = NULL;
+}
+
+/* The cached listing of ino, marked used, or NULL. Call with the lock held. */
+static struct fs_dir *cache_find_locked(struct fs_dir_cache *c, fuse_ino_t ino)
+{
+	for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++)
+		if (c->slot[i] && c->slot[i]->ino == ino) {
+			c->slot[i]->used = ++c->clock;
+			return c->slot[i];
+		}
+	return NULL;
+}
+
+/* Puts d (owned) into the cache in place of the least recently used listing and returns it; if
+ * another thread cached the same directory meanwhile, frees d and returns that one. Lock held. */
+static struct fs_dir *cache_insert_locked(struct fs_dir_cache *c, struct fs_dir *d)
+{
+	struct fs_dir *have = cache_find_locked(c, d->ino);
+	if (have) {
+		dir_free(d);
+		return have;
+	}
+	size_t victim = 0;
+	for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++) {
+		if (!c->slot[i]) {
+			victim = i;
+			break;
+		}
+		if (c->slot[i]->used < c->slot[victim]->used)
+			victim = i;
+	}
+	dir_free(c->slot[victim]);
+	d->used = ++c->clock;
+	c->slot[victim] = d;
+	return d;
+}
+
+/* Formats the entries of d from position off on into buf (at most size bytes); returns the length. */
+static size_t dir_format(fuse_req_t req, const struct fs_dir *d, char *buf, size_t size, off_t off, bool plus)
+{
 	size_t pos = 0;
 	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
 		const struct fs_dirent *e = &d->e[i];
+		const char *name = d->names + e->name;
 		size_t need;
 		if (plus) {
 			struct fuse_entry_param ep;
 			fs_entry_param(&ep, &e->st);
 			if (i < 2) /* "." and "..": no lookup reference is taken for them */
 				ep.ino = 0;
-			need = fuse_add_direntry_plus(req, buf + pos, size - pos, e->name, &ep, (off_t)(i + 1));
+			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &ep, (off_t)(i + 1));
 		} else {
-			need = fuse_add_direntry(req, buf + pos, size - pos, e->name, &e->st, (off_t)(i + 1));
+			need = fuse_add_direntry(req, buf + pos, size - pos, name, &e->st, (off_t)(i + 1));
 		}
 		if (need > size - pos)
 			break;
 		pos += need;
 	}
-	fuse_reply_buf(req, buf, pos);
+	return pos;
+}
+
+/* Fills buf with the entries of directory ino from position off on: from the cache, else from a
+ * listing built now (and cached). *len gets the length; returns 0 or an errno. */
+static int fs_do_readdir(struct fs_mount *m, fuse_req_t req, fuse_ino_t ino, char *buf, size_t size, off_t off,
+			 bool plus, size_t *len)
+{
+	struct fs_dir_cache *c = m->dirs;
+	pthread_mutex_lock(&c->lock);
+	const struct fs_dir *d = cache_find_locked(c, ino);
+	if (d)
+		*len = dir_format(req, d, buf, size, off, plus);
+	pthread_mutex_unlock(&c->lock);
+	if (d)
+		return 0;
+	struct fs_dir *built = NULL;
+	int rc = dir_build(m, ino, &built);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	d = cache_insert_locked(c, built);
+	*len = dir_format(req, d, buf, size, off, plus);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (__atomic_load_n(&fs_no_opendir, __ATOMIC_ACQUIRE)) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	/* Without no-opendir support: a handle-less open that only checks the inode. */
+	struct stat st;
+	int rc = fs_do_getattr(fs_req_mount(req), ino, &st, NULL);
+	if (!rc && !S_ISDIR(st.st_mode))
+		rc = ENOTDIR;
+	if (rc) {
+		fuse_reply_err(req, rc);
+		return;
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	cleanup_free char *buf = xmalloc(size ? size : 1);
+	size_t len = 0;
+	int rc = fs_do_readdir(fs_req_mount(req), req, ino, buf, size, off, plus, &len);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, len);
 }
 
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_readdir_common(req, size, off, fi, false);
+	(void)fi;
+	fs_readdir_common(req, ino, size, off, false);
 }
 
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_readdir_common(req, size, off, fi, true);
+	(void)fi;
+	fs_readdir_common(req, ino, size, off, true);
 }
 
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	(void)fi;
 	fuse_reply_err(req, 0);
 }
