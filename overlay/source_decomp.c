@@ -34,12 +34,15 @@
 #define PREFETCH_WORKERS 2
 #define PREFETCH_DEPTH 2
 #define PREFETCH_QUEUE 8
+#define SPAN_POOL 3
+#define SPAN_ROUND ((size_t)1 << 20)
 
 struct span_ent {
 	uint64_t src_id;
 	size_t idx;
 	unsigned char *data;
 	size_t len;
+	size_t cap; /* data's allocated size (span_buf_get) */
 	int refs;    /* users + 0; guarded by cache_mu */
 	bool cached; /* linked in the LRU and the hash */
 	bool ready;  /* data holds the span */
@@ -85,9 +88,53 @@ static void lru_push_locked(struct span_ent *e)
 		lru_tail = e;
 }
 
+/* Buffers of evicted spans, kept for the next decode: a fresh multi-MiB buffer costs a page
+ * fault per 4 KiB page as the decoder first writes it (measured: a tenth of the serving process's
+ * time in a tar of the gzip bench image). Guarded by cache_mu; at most SPAN_POOL buffers
+ * (~4 MiB each with the default span), so the resident cost is bounded. */
+static struct {
+	unsigned char *p;
+	size_t cap;
+} span_pool[SPAN_POOL];
+static size_t span_pool_n;
+
+/* A buffer of at least len bytes (owned; *cap its size): a pooled one that fits, else a new one
+ * rounded up to SPAN_ROUND (spans of one stream differ by a deflate block; pages never written
+ * stay unallocated). */
+static unsigned char *span_buf_get(size_t len, size_t *cap)
+{
+	pthread_mutex_lock(&cache_mu);
+	for (size_t k = 0; k < span_pool_n; k++) {
+		if (span_pool[k].cap >= len && span_pool[k].cap - len <= 2 * SPAN_ROUND) {
+			unsigned char *p = span_pool[k].p;
+			*cap = span_pool[k].cap;
+			span_pool[k] = span_pool[--span_pool_n];
+			pthread_mutex_unlock(&cache_mu);
+			return p;
+		}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	*cap = len ? (len + SPAN_ROUND - 1) / SPAN_ROUND * SPAN_ROUND : 1;
+	return xmalloc(*cap);
+}
+
+/* Gives a span buffer back (to the pool, else to malloc). Called with cache_mu held. */
+static void span_buf_put_locked(unsigned char *p, size_t cap)
+{
+	if (!p)
+		return;
+	if (span_pool_n < SPAN_POOL) {
+		span_pool[span_pool_n].p = p;
+		span_pool[span_pool_n++].cap = cap;
+		return;
+	}
+	free(p);
+}
+
+/* Called with cache_mu held. */
 static void ent_free(struct span_ent *e)
 {
-	free(e->data);
+	span_buf_put_locked(e->data, e->cap);
 	free(e);
 }
 
@@ -179,13 +226,15 @@ static struct span_ent *cache_claim(uint64_t id, size_t idx)
 	return e;
 }
 
-/* Publishes a placeholder's decoded span (takes data), or its failure when data is NULL. */
-static void cache_complete(struct span_ent *e, unsigned char *data, size_t len)
+/* Publishes a placeholder's decoded span (takes data, from span_buf_get with size cap), or its
+ * failure when data is NULL. */
+static void cache_complete(struct span_ent *e, unsigned char *data, size_t len, size_t cap)
 {
 	pthread_mutex_lock(&cache_mu);
 	if (data) {
 		e->data = data;
 		e->len = len;
+		e->cap = cap;
 		e->ready = true;
 		if (e->cached) {
 			cache_used += len;
@@ -498,14 +547,14 @@ static void prefetch_run(struct overlay_source *s, size_t idx)
 	struct span_ent *e = cache_claim(s->id, idx);
 	if (!e)
 		return;
-	size_t slen = (size_t)(span_end(m, idx) - m->pts[idx].uoff);
-	unsigned char *data = xmalloc(slen ? slen : 1);
+	size_t slen = (size_t)(span_end(m, idx) - m->pts[idx].uoff), cap = 0;
+	unsigned char *data = span_buf_get(slen, &cap);
 	cleanup_err struct strata_err *err = NULL;
 	if (span_decode(s, idx, data, slen, &err) < 0) {
 		free(data);
-		cache_complete(e, NULL, 0);
+		cache_complete(e, NULL, 0, 0);
 	} else {
-		cache_complete(e, data, slen);
+		cache_complete(e, data, slen, cap);
 	}
 	cache_release(e);
 }
@@ -620,15 +669,15 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			bool fill = false;
 			struct span_ent *e = cache_acquire(s->id, i, &fill);
 			if (fill) {
-				size_t slen = (size_t)(end - start);
-				unsigned char *data = xmalloc(slen);
+				size_t slen = (size_t)(end - start), cap = 0;
+				unsigned char *data = span_buf_get(slen, &cap);
 				if (span_decode(s, i, data, slen, err) < 0) {
 					free(data);
-					cache_complete(e, NULL, 0);
+					cache_complete(e, NULL, 0, 0);
 					cache_release(e);
 					goto fail;
 				}
-				cache_complete(e, data, slen);
+				cache_complete(e, data, slen, cap);
 			}
 			memcpy(dst + done, e->data + (o - start), want);
 			cache_release(e);
