@@ -12,7 +12,7 @@ BUILD_PKGS="build-essential pkg-config clang clang-format libfuse3-dev libarchiv
 zlib1g-dev libsqlite3-dev libjansson-dev libssl-dev libpcre2-dev libvectorscan-dev libisal-dev
 node-spdx-license-ids node-spdx-exceptions"
 # Tests: FUSE runtime, the real tools fixtures are made and checked with.
-TEST_PKGS="fuse3 zstd gzip tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
+TEST_PKGS="fuse3 zstd gzip pigz tar xz-utils sqlite3 umoci skopeo attr openssl ca-certificates coreutils
 findutils diffutils file jq sleuthkit python3-junitparser rpm db5.3-util zip unzip
 node-spdx-expression-parse python3-packaging ruby"
 # Demo (apt-get download, dpkg-deb) and benchmark (debootstrap, archivemount, GNU time).
