@@ -143,17 +143,19 @@ asan:
 
 # ThreadSanitizer (issue 8): strata and the threaded byte-source/reader unit tests built with clang
 # -fsanitize=thread in build/tsan, then those tests and mount_concurrent.sh (16 parallel readers
-# mixing find, cat, getfattr and /.audit reads). Every process (the daemonised mount too, whose
-# stderr is /dev/null) writes its reports to build/tsan/tsan-report.<pid>: any such file fails
+# mixing find, cat, getfattr and /.audit reads) and zstd_lazy_copy.sh (concurrent first readers of
+# a single-frame zstd layer waiting for one build of its seekable copy; the index pass decoding
+# ahead on its own thread). Every process (the daemonised mount too, whose stderr is /dev/null) writes its reports to build/tsan/tsan-report.<pid>: any such file fails
 # the run. tests/tsan.supp says why each suppression is there. Not part of check (see README).
-TSAN_TESTS := test_overlay_source test_index_reader
+TSAN_TESTS := test_overlay_source test_index_reader test_zstd_lazy test_stream_ahead
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CC=clang CFLAGS="-O1 -g" \
 		build/tsan/strata $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))
 	@rm -f build/tsan/tsan-report.*
 	@TSAN_OPTIONS="log_path=$(abspath build/tsan/tsan-report) suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1 history_size=4" \
 		BUILD=build/tsan STRATA=$(abspath build/tsan/strata) sh tests/run.sh \
-		$(patsubst %,build/tsan/tests/%,$(TSAN_TESTS)) tests/integration/mount_concurrent.sh; rc=$$?; \
+		$(patsubst %,build/tsan/tests/%,$(TSAN_TESTS)) tests/integration/mount_concurrent.sh \
+		tests/integration/zstd_lazy_copy.sh; rc=$$?; \
 	if ls build/tsan/tsan-report.* >/dev/null 2>&1; then \
 		echo "ThreadSanitizer reports:"; head -60 build/tsan/tsan-report.*; exit 1; fi; \
 	echo "no ThreadSanitizer report"; exit $$rc

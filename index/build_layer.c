@@ -221,6 +221,12 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	struct overlay_stream *st = overlay_stream_open(li->blob, li->compression, &so, err);
 	if (!st)
 		return -1;
+	/* Decompression and the layer digests on a second thread, tar parsing, file hashes and
+	 * scanners on this one: a large layer alone then keeps two cores busy. */
+	if (b->opts->jobs != 1) {
+		cleanup_err struct strata_err *ahead_err = NULL;
+		overlay_stream_read_ahead(st, &ahead_err); /* on failure: decoded in this thread */
+	}
 	pthread_mutex_lock(&b->lock);
 	b->streams[layer - 1] = st;
 	pthread_mutex_unlock(&b->lock);

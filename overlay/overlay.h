@@ -452,4 +452,11 @@ struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, s
 /* Number of seekable copies this process has built (for tests and diagnostics). */
 unsigned long overlay_zstd_seekable_builds(void);
 
+/* Added for the index pass (issue 2 benchmark): decodes st ahead of its reader on a thread of its
+ * own (reading the source, decompressing, access points, both digests), handing the bytes over
+ * through a ring of 4 MiB, so one layer's pass uses two cores. Call right after
+ * overlay_stream_open, before any read; the other stream calls keep their meaning (one reader
+ * thread). 0, or -1 with *err (the stream then decodes in the reader's thread as before). */
+int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err);
+
 #endif

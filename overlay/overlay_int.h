@@ -92,6 +92,7 @@ struct overlay_stream {
 	size_t copy_pts_cap;
 	bool used_copy;
 	struct overlay_copy_worker *copy_worker; /* stream_copy.c: the copy's writer thread */
+	struct overlay_stream_ahead *ahead; /* stream_ahead.c: the decoding thread, NULL: none */
 };
 
 /* stream.c: makes at least n bytes available in st->in[in_pos..] when the source has them; returns
@@ -342,4 +343,19 @@ int overlay_isal_start(struct overlay_isal *z, const struct overlay_checkpoint *
  * input), or -1 with *err (EFORMAT, ISA-L's reason) on corrupt data. */
 ssize_t overlay_isal_inflate(struct overlay_isal *z, const unsigned char *in, size_t in_len, size_t *used,
 			     unsigned char *out, size_t n, bool *ended, struct strata_err **err);
+#endif
+
+/* ---- decoding ahead on a thread (stream_ahead.c, stream.c) ----------------------------------- */
+#ifndef STRATA_OVERLAY_AHEAD_INT
+#define STRATA_OVERLAY_AHEAD_INT
+struct overlay_stream_ahead;
+/* stream.c: the decoder itself (what overlay_stream_read does without read-ahead). */
+ssize_t overlay_stream_decode(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err);
+/* stream_ahead.c: overlay_stream_read with read-ahead: decoded bytes from the ring, 0 at the end,
+ * -1 with the decoder's error. */
+ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err);
+/* stream_ahead.c: stops (when still running) and joins the decoding thread; idempotent. After it,
+ * the stream's fields are the caller's again. */
+void overlay_stream_ahead_join(struct overlay_stream *st);
+void overlay_stream_ahead_free(struct overlay_stream_ahead *a);
 #endif

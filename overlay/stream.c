@@ -246,6 +246,13 @@ static ssize_t raw_read(struct overlay_stream *st, unsigned char *buf, size_t le
 
 ssize_t overlay_stream_read(struct overlay_stream *st, void *buf, size_t len, struct strata_err **err)
 {
+	if (st->ahead)
+		return overlay_stream_ahead_read(st, buf, len, err);
+	return overlay_stream_decode(st, buf, len, err);
+}
+
+ssize_t overlay_stream_decode(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err)
+{
 	if (st->ended || len == 0)
 		return 0;
 	if (len > (size_t)SSIZE_MAX)
@@ -270,6 +277,12 @@ int overlay_stream_finish(struct overlay_stream *st, struct strata_err **err)
 		ssize_t r = overlay_stream_read(st, scratch, OVERLAY_STREAM_INBUF, err);
 		if (r < 0)
 			return -1;
+		if (r == 0 && st->ahead) {
+			overlay_stream_ahead_join(st); /* it ended: the stream's state is ours again */
+			if (!st->ended)
+				return strata_err_set(err, STRATA_EIO, "stream: decoding stopped early");
+			break;
+		}
 		if (r == 0 && st->ended)
 			break;
 	}
@@ -329,6 +342,8 @@ void overlay_stream_free(struct overlay_stream *st)
 {
 	if (!st)
 		return;
+	overlay_stream_ahead_join(st); /* first: the decoding thread uses everything below */
+	overlay_stream_ahead_free(st->ahead);
 	if (st->zs_init)
 		inflateEnd(&st->zs);
 	if (st->defl_init)

@@ -1,0 +1,170 @@
+/* overlay/stream_ahead.c — decoding a stream ahead of its reader on a thread of its own, so the
+ * index pass of one layer uses two cores: this thread reads the compressed source, decompresses,
+ * records access points and computes the blob and uncompressed-stream digests (diff_id); the
+ * caller's thread parses the tar, hashes every file and runs the scanners on what it hands over.
+ * The layers of an image are often unbalanced (one large layer and a few small ones), so a
+ * worker per layer alone leaves cores idle.
+ *
+ * Sharing: once overlay_stream_read_ahead started the thread, every field of the stream except
+ * `ahead` belongs to the thread until it is joined (in overlay_stream_finish or overlay_stream_free);
+ * the reader only takes filled chunks from the ring, under the ring's mutex. A chunk belongs to the
+ * decoder while it fills it and to the reader from publication until the reader moves past it. */
+#include "overlay_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#define AHEAD_CHUNK ((size_t)256 << 10)
+#define AHEAD_NBUF 16
+
+struct overlay_stream_ahead {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_data;  /* a chunk was published, or the decoder ended */
+	pthread_cond_t cv_space; /* the reader released a chunk, or stop was set */
+	unsigned char *bufs[AHEAD_NBUF];
+	size_t lens[AHEAD_NBUF];
+	size_t head, count; /* published chunks: bufs[head .. head+count) mod NBUF */
+	size_t pos;         /* reader's position in bufs[head] */
+	bool ended;         /* the decoder stopped: at the end of the stream, or on err */
+	bool stop;          /* the reader gives up: the decoder stops at its next chunk */
+	bool joined;
+	struct strata_err *err; /* the decoder's error, handed to the reader once */
+};
+
+static void *ahead_main(void *arg)
+{
+	struct overlay_stream *st = arg;
+	struct overlay_stream_ahead *a = st->ahead;
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		while (a->count == AHEAD_NBUF && !a->stop)
+			pthread_cond_wait(&a->cv_space, &a->mu);
+		bool stop = a->stop;
+		size_t slot = (a->head + a->count) % AHEAD_NBUF;
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			break;
+		/* Fill the slot with the next decoded bytes (the decoder owns it until published). */
+		size_t len = 0;
+		struct strata_err *e = NULL;
+		bool end = false;
+		while (len < AHEAD_CHUNK) {
+			ssize_t r = overlay_stream_decode(st, a->bufs[slot] + len, AHEAD_CHUNK - len, &e);
+			if (r < 0) {
+				end = true;
+				break;
+			}
+			if (r == 0) { /* only at the end of the stream */
+				end = true;
+				break;
+			}
+			len += (size_t)r;
+		}
+		pthread_mutex_lock(&a->mu);
+		if (len > 0) {
+			a->lens[slot] = len;
+			a->count++;
+		}
+		if (end) {
+			a->ended = true;
+			a->err = e;
+		}
+		pthread_cond_signal(&a->cv_data);
+		pthread_mutex_unlock(&a->mu);
+		if (end)
+			break;
+	}
+	return NULL;
+}
+
+int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err)
+{
+	if (st->ahead || st->uout > 0 || st->cread > 0)
+		return strata_err_set(err, STRATA_EUSAGE, "stream: read-ahead must start before the first read");
+	struct overlay_stream_ahead *a = xcalloc(1, sizeof(*a));
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv_data, NULL);
+	pthread_cond_init(&a->cv_space, NULL);
+	for (size_t i = 0; i < AHEAD_NBUF; i++)
+		a->bufs[i] = xmalloc(AHEAD_CHUNK);
+	st->ahead = a;
+	int rc = pthread_create(&a->th, NULL, ahead_main, st);
+	if (rc != 0) {
+		st->ahead = NULL;
+		overlay_stream_ahead_free(a);
+		errno = rc;
+		return strata_err_sys(err, "stream: cannot start the decoding thread");
+	}
+	return 0;
+}
+
+ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err)
+{
+	struct overlay_stream_ahead *a = st->ahead;
+	size_t done = 0;
+	pthread_mutex_lock(&a->mu);
+	while (done < len) {
+		while (a->count == 0 && !a->ended)
+			pthread_cond_wait(&a->cv_data, &a->mu);
+		if (a->count == 0) { /* ended: the end of the stream, or the decoder's error */
+			if (a->err) {
+				if (done > 0)
+					break; /* the bytes first; the error at the next call */
+				struct strata_err *e = steal_pointer(&a->err);
+				pthread_mutex_unlock(&a->mu);
+				if (err && !*err)
+					*err = e;
+				else
+					strata_err_free(e);
+				return -1;
+			}
+			break;
+		}
+		size_t take = a->lens[a->head] - a->pos;
+		if (take > len - done)
+			take = len - done;
+		/* The chunk is the reader's until released: copy without holding the lock. */
+		unsigned char *src = a->bufs[a->head] + a->pos;
+		pthread_mutex_unlock(&a->mu);
+		memcpy(buf + done, src, take);
+		pthread_mutex_lock(&a->mu);
+		done += take;
+		a->pos += take;
+		if (a->pos == a->lens[a->head]) {
+			a->head = (a->head + 1) % AHEAD_NBUF;
+			a->count--;
+			a->pos = 0;
+			pthread_cond_signal(&a->cv_space);
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return (ssize_t)done;
+}
+
+void overlay_stream_ahead_join(struct overlay_stream *st)
+{
+	struct overlay_stream_ahead *a = st->ahead;
+	if (!a || a->joined)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	pthread_cond_signal(&a->cv_space);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	a->joined = true;
+}
+
+void overlay_stream_ahead_free(struct overlay_stream_ahead *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv_data);
+	pthread_cond_destroy(&a->cv_space);
+	for (size_t i = 0; i < AHEAD_NBUF; i++)
+		free(a->bufs[i]);
+	strata_err_free(a->err);
+	free(a);
+}
