@@ -74,6 +74,9 @@ static const char *isal_error_name(int ret)
 static int isal_window_inflate(struct overlay_isal *z, const struct overlay_checkpoint *pt, uint32_t *wlen,
 			       struct strata_err **err)
 {
+	STRATA_CHECK(pt->window_len <= WINDOW_SIZE * 2, err, STRATA_EFORMAT,
+		     "gzip: checkpoint window at offset %llu is %zu bytes", (unsigned long long)pt->uoff,
+		     pt->window_len);
 	isal_inflate_init(&z->st);
 	z->st.crc_flag = ISAL_DEFLATE;
 	z->st.next_in = pt->window;
@@ -81,9 +84,8 @@ static int isal_window_inflate(struct overlay_isal *z, const struct overlay_chec
 	z->st.next_out = z->win;
 	z->st.avail_out = WINDOW_SIZE;
 	int ret = isal_inflate_stateless(&z->st);
-	STRATA_CHECK(pt->window_len <= UINT32_MAX && ret == ISAL_DECOMP_OK, err, STRATA_EFORMAT,
-		     "gzip: corrupt checkpoint window at offset %llu (%s)", (unsigned long long)pt->uoff,
-		     isal_error_name(ret));
+	STRATA_CHECK(ret == ISAL_DECOMP_OK, err, STRATA_EFORMAT, "gzip: corrupt checkpoint window at offset %llu (%s)",
+		     (unsigned long long)pt->uoff, isal_error_name(ret));
 	*wlen = WINDOW_SIZE - z->st.avail_out;
 	return 0;
 }
