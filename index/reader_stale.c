@@ -3,7 +3,8 @@
  * early or no longer decompress), it creates the sidecar file "<index>" INDEX_STALE_SUFFIX next
  * to the index and says so on stderr, once per blob per process. The serving path stays
  * read-only on the index itself: the mark is a separate small file, which index_build treats as
- * "not reusable" and removes after a successful rebuild. */
+ * "not reusable" and removes after a successful rebuild. A damaged zstd seekable copy (a cache file,
+ * not the blob) is removed instead, so the next reader rebuilds it; the index stays valid. */
 #include "reader_int.h"
 
 #include <errno.h>
@@ -72,9 +73,33 @@ static const struct overlay_source *stale_file_of(const struct overlay_source *s
 	return s;
 }
 
+/* True when path is a zstd seekable copy in the cache ("…/seekable/<name>.zst"), not a blob. */
+static bool stale_is_seekable_copy(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	return slash && n > 4 && !strcmp(path + n - 4, ".zst") && slash - path >= 9 &&
+	       !strncmp(slash - 9, "/seekable", 9);
+}
+
 void reader_stale_check_read(struct index_db *db, struct index_conn *c, const struct overlay_source *src,
 			     const char *why)
 {
 	const struct overlay_source *f = stale_file_of(src);
-	reader_stale_mark(db, c, f ? overlay_source_path(f) : NULL, why);
+	const char *path = f ? overlay_source_path(f) : NULL;
+	if (stale_is_seekable_copy(path)) {
+		/* The copy, not the blob, is damaged (its seek table was right, a frame is not): the index
+		 * is fine. Remove the copy so that the next process to read the layer rebuilds it. */
+		pthread_mutex_lock(&stale_lock);
+		bool first = stale_first_time(path);
+		pthread_mutex_unlock(&stale_lock);
+		if (!first)
+			return;
+		cleanup_free char *image = stale_image_path(c);
+		bool removed = unlink(path) == 0;
+		fprintf(stderr, "strata: %s: seekable copy %s is damaged (%s); %s\n", image, path, why ? why : "unreadable",
+			removed ? "removed it, the next mount or reader rebuilds it" : "cannot remove it");
+		return;
+	}
+	reader_stale_mark(db, c, path, why);
 }

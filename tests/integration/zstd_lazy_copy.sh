@@ -4,9 +4,10 @@
 # copy; the first read through a mount builds it and gives the bytes `tar -x` gives (whole files
 # and dd at random offsets of a big file); eight concurrent first readers in a fresh mount get the
 # right bytes and leave one copy and no temporary; a truncated copy is rebuilt; a leftover
-# temporary is never used; a blob replaced by other bytes of the same size after indexing gives
-# EIO and one stderr line naming image and blob, the mount stays up. A pzstd (multi-frame) layer
-# whose frames are within two spans gets no copy.
+# temporary is never used; a copy damaged inside is removed (EIO once, rebuilt by the next mount);
+# a blob replaced by other bytes of the same size after indexing gives EIO and one stderr line
+# naming image and blob, the mount stays up. A pzstd (multi-frame) layer whose frames are within
+# two spans gets no copy.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/mount.sh"
@@ -106,6 +107,24 @@ cmp -s "$T/mnt/big" "$T/src1/big"; ok $? "with leftover temporaries beside it, t
 ok "$([ -f "$want1" ] && zstd -dc "$want1" | cmp -s - "$T/L1.tar"; echo $?)" "the copy built is the layer's, not the leftover"
 sumount "$T/mnt"
 rm -f "$want1".tmp.*
+
+# A copy damaged inside (its seek table intact, a frame's bytes not): EIO, one line saying so, the
+# copy removed (the index is not stale: the blob is fine); the next mount rebuilds it.
+csize=$(stat -c %s "$want1")
+dd if=/dev/urandom of="$want1" bs=65536 seek=$((csize / 2 / 65536)) count=1 conv=notrunc status=none
+mkdir -p "$T/mnt4"; MOUNTS+=("$T/mnt4")
+"$STRATA" mount -f --index "$T/i2.db" "$T/img" "$T/mnt4" 2>"$T/fg4.err" </dev/null &
+for i in $(seq 1 100); do mountpoint -q "$T/mnt4" && break; sleep 0.1; done
+cat "$T/mnt4/big" >/dev/null 2>"$T/eio4"; rc=$?
+ok "$([ $rc != 0 ] && grep -q 'Input/output error' "$T/eio4"; echo $?)" "a copy damaged inside: EIO"
+n=$(grep -c "seekable copy .* is damaged" "$T/fg4.err")
+ok "$([ "$n" = 1 ] && [ ! -f "$want1" ] && [ ! -f "$T/i2.db.stale" ]; echo $?)" \
+	"one stderr line ($n), the damaged copy removed, the index not marked stale"
+grep "damaged" "$T/fg4.err" | diag
+sumount "$T/mnt4" || fusermount3 -u "$T/mnt4"
+smount "$T/img" "$T/mnt" --index "$T/i2.db" 2>"$T/m.err"
+cmp -s "$T/mnt/big" "$T/src1/big" && zstd -dc "$want1" | cmp -s - "$T/L1.tar"; ok $? "the next mount rebuilds the copy and reads right"
+sumount "$T/mnt"
 
 # A blob replaced by other bytes of the same size after indexing: EIO, one stderr line.
 export XDG_CACHE_HOME=$T/cache3
