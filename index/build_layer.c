@@ -178,24 +178,19 @@ static int on_entry_end(void *ctx, struct strata_err **err)
 	return 0;
 }
 
-/* Where a single-frame zstd layer's seekable copy will go (built on first random access): content-addressed by the blob digest (or
- * diff_id) so rebuilds and other indexes of the same blob share it. */
-static char *seekable_copy_path(const struct index_build *b, const struct overlay_layer_info *li, int layer)
+/* Where a single-frame zstd layer's seekable copy will go (built on first random access):
+ * content-addressed by the sha256 of the blob's bytes as this pass read them (the manifest's digest
+ * when it matches), so rebuilds and other indexes of the same blob share it, and a copy found there
+ * is always of these bytes (a rootfs tar rewritten in place gets another name). */
+static char *seekable_copy_path(const struct index_build *b, const unsigned char blob_sha[32])
 {
-	const char *id = li->digest ? li->digest : li->diff_id;
 	/* Absolute, so a mount started from another directory finds it (the cache dir exists). */
 	cleanup_free char *dir = realpath(b->cache_dir, NULL);
 	if (!dir)
 		dir = xstrdup(b->cache_dir);
-	if (id && !strncmp(id, "sha256:", 7) && strlen(id) == 71)
-		return xasprintf("%s/seekable/%s.zst", dir, id + 7);
-	/* No digest to name it by (rootfs tar): name it after the index file and layer. */
-	unsigned char h[32];
 	char hex[65];
-	cleanup_free char *key = xasprintf("%s#%d", b->opts->index_path ? b->opts->index_path : b->image_path, layer);
-	EVP_Digest(key, strlen(key), h, NULL, EVP_sha256(), NULL);
-	strata_hex(h, 32, hex);
-	return xasprintf("%s/seekable/anon-%s.zst", dir, hex);
+	strata_hex(blob_sha, 32, hex);
+	return xasprintf("%s/seekable/%s.zst", dir, hex);
 }
 
 /* Whether a zstd stream's access points leave a span over twice the requested spacing (one big
@@ -255,7 +250,7 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 		res->entries = (uint64_t)w.seq;
 		res->map = overlay_stream_take_seekmap(st);
 		if (needs_seekable_copy(res->map, b->opts->span ? b->opts->span : (uint64_t)4 << 20))
-			res->seekable_copy = seekable_copy_path(b, li, layer);
+			res->seekable_copy = seekable_copy_path(b, res->csha);
 		res->scan_state = w.scan_state; /* the writer stores the findings, then frees it */
 		w.batch->result = res;
 		index_queue_push(b, steal_pointer(&w.batch));

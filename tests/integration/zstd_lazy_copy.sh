@@ -49,6 +49,18 @@ ok $bad "strata cat at random offsets of the big file gives tar -x's bytes"
 ok "$([ "$(copies | wc -l)" = 1 ] && [ "$(temps)" = 0 ]; echo $?)" "after reading layer 1: one copy, no temporary"
 zstd -dc "$(copies)" | cmp -s - "$T/L1.tar"; ok $? "the copy is an ordinary zstd file of the layer (zstd -dc)"
 
+# A rootfs tar.zst (no digest to name the copy by) rewritten in place with other bytes of the same
+# sizes: the copy is named by the blob's sha256, so the new index never reads the old copy.
+mkdir -p "$T/rf"
+for v in a b; do
+	tr '\0' "$v" </dev/zero | head -c 12000000 >"$T/rf/file"
+	tar -C "$T/rf" --owner=0 --group=0 --mtime=@0 -cf - file | zstd -q -c >"$T/rootfs.tar.zst"
+	"$STRATA" index -q "$T/rootfs.tar.zst" --span $SPAN >/dev/null 2>&1
+	"$STRATA" cat "$T/rootfs.tar.zst" /file 2>/dev/null | cmp -s - "$T/rf/file"; r=$?
+	[ "$v" = a ] && ra=$r
+done
+ok "$([ "$ra" = 0 ] && [ "$r" = 0 ]; echo $?)" "a rootfs tar.zst rewritten with other bytes reads its new content"
+
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
 	skip "mount tests" "no FUSE"
 	tap_done; exit
