@@ -297,6 +297,42 @@ out:
 	free(gz);
 }
 
+/* Spans larger than the LRU budget are not cached: reads go through the source's cursor, a live
+ * ISA-L decoder that a forward read continues (and a backward one restarts at the access point). */
+static void check_uncached(const char *name, uint64_t span)
+{
+	sh("cd '%s' && gzip -dc '%s' > ref.bin", dir, name);
+	size_t reflen = 0;
+	unsigned char *ref = slurp("ref.bin", &reflen);
+	uint64_t usize = 0;
+	struct overlay_seekmap *m = seekmap_of(name, span, &usize);
+	struct overlay_source *s = m ? source_with(name, m, SIZE_MAX) : NULL;
+	overlay_cache_set_budget(64 << 10);
+	int bad = s ? 0 : 1;
+	unsigned char *buf = xmalloc(200000);
+	for (uint64_t off = 0; s && off < reflen;) { /* sequential reads of odd sizes */
+		size_t n = 1000 + (size_t)(rnd() % 199000);
+		struct strata_err *err = NULL;
+		ssize_t r = overlay_source_pread(s, buf, n, off, &err);
+		size_t want = reflen - off < n ? (size_t)(reflen - off) : n;
+		if (r != (ssize_t)want || memcmp(buf, ref + off, want) != 0) {
+			if (bad++ == 0)
+				printf("# pread(%zu at %llu) = %zd: %s\n", n, (unsigned long long)off, r,
+				       err ? err->msg : "bytes differ");
+			strata_err_free(err);
+			break;
+		}
+		off += want;
+	}
+	free(buf);
+	ok(bad == 0, "uncached %s: sequential reads through the cursor equal gzip -dc", name);
+	ok(s && random_preads(s, ref, reflen, 60) == 0, "uncached %s: 60 random preads (backward restarts)", name);
+	overlay_cache_set_budget((size_t)64 << 20);
+	overlay_source_unref(s);
+	overlay_seekmap_free(m);
+	free(ref);
+}
+
 /* Reads span i of a source built from name's own seekmap over the damaged file bad_name. */
 static int read_span(const char *bad_name, const struct overlay_seekmap *m, size_t drop, size_t i,
 		     struct strata_err **err)
@@ -378,8 +414,19 @@ static void check_corrupt(void)
 	err = NULL;
 	overlay_seekmap_free(mw);
 
-	/* random damage: every span read gives its bytes or an error, never a crash or a hang */
+	free(b);
+	overlay_seekmap_free(m);
+	free(gz);
+
+	/* random damage in Huffman-coded data (text: stored blocks would just carry the damage):
+	 * every span read gives its bytes or an error, never a crash or a hang */
+	gz = slurp("text.gz", &gzlen);
+	m = seekmap_of("text.gz", 256 << 10, &usize);
+	if (!ok(m && gz && m->n > 4, "noise: text.gz seekmap (%zu points)", m ? m->n : 0))
+		goto out;
+	b = xmalloc(gzlen);
 	memcpy(b, gz, gzlen);
+	rng_state = 0x9E3779B97F4A7C15ull;
 	for (int j = 0; j < 200; j++)
 		b[20 + rnd() % (gzlen - 40)] ^= (unsigned char)(1 + rnd() % 255);
 	spit("noise.gz", b, gzlen);
@@ -482,7 +529,8 @@ int main(void)
 		return 1;
 	make_mixed("mixed.bin", 12 * MiB + 4321);
 	sh("cd '%s' && gzip -6 -c mixed.bin > mixed6.gz && gzip -1 -c mixed.bin > mixed1.gz && "
-	   "gzip -9 -c mixed.bin > mixed9.gz && head -c 300000 mixed.bin | gzip -6 > small.gz",
+	   "gzip -9 -c mixed.bin > mixed9.gz && head -c 300000 mixed.bin | gzip -6 > small.gz && "
+	   "seq 1 1500000 | gzip -6 > text.gz",
 	   dir);
 	/* members with file names in their headers, an empty member between them */
 	sh("cd '%s' && head -c 3000000 mixed.bin > part1 && tail -c +3000001 mixed.bin | head -c 2000000 > part2 && "
@@ -515,6 +563,7 @@ int main(void)
 		skip("outside fixture %s absent", kaniko);
 	free(kpath);
 
+	check_uncached("members.gz", 1 * MiB);
 	check_corrupt();
 
 	sh("rm -rf '%s'", dir);
