@@ -13,14 +13,16 @@
  *
  * A listed directory costs the kernel at least two READDIRPLUS requests (entries, then an empty
  * answer that ends it); the cache answers every request after the first from memory, without a
- * query. It holds the last FS_DIR_CACHE_SLOTS listings and is shared by the worker threads under
- * one mutex; a listing is built outside the lock and replies are copied out under it. */
+ * query. It holds the last FS_DIR_CACHE_SLOTS listings, at most FS_DIR_CACHE_BYTES together (the
+ * newest one is kept whatever its size), and is shared by the worker threads under one mutex; a
+ * listing is built outside the lock and replies are copied out under it. */
 #include "fs_int.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define FS_DIR_CACHE_SLOTS 16
+#define FS_DIR_CACHE_BYTES ((size_t)16 << 20)
 
 struct fs_dirent {
 	size_t name;  /* offset of the NUL-terminated name in fs_dir.names */
@@ -39,6 +41,7 @@ struct fs_dir {
 struct fs_dir_cache {
 	pthread_mutex_t lock;
 	uint64_t clock;
+	size_t bytes; /* dir_bytes of the cached listings */
 	struct fs_dir *slot[FS_DIR_CACHE_SLOTS];
 };
 
@@ -56,6 +59,12 @@ static void dir_free(struct fs_dir *d)
 	free(d->e);
 	free(d->names);
 	free(d);
+}
+
+/* Memory held by a listing. */
+static size_t dir_bytes(const struct fs_dir *d)
+{
+	return sizeof(*d) + d->cap * sizeof(*d->e) + d->names_cap;
 }
 
 static int dir_add(void *ctx, const char *name, const struct stat *st)
@@ -108,7 +117,9 @@ static int dir_build(struct fs_mount *m, fuse_ino_t ino, struct fs_dir **out)
 	dir_add(d, ".", &self);
 	dir_add(d, "..", &self);
 	unsigned tag = fs_ino_tag(ino);
-	if (tag == FS_TAG_META) {
+	if (!fs_tag_valid(m, tag)) {
+		rc = ENOENT;
+	} else if (tag == FS_TAG_META) {
 		rc = fs_meta_list(m, fs_ino_index(ino), dir_add, d);
 	} else {
 		cleanup_err struct strata_err *err = NULL;
@@ -154,8 +165,33 @@ static struct fs_dir *cache_find_locked(struct fs_dir_cache *c, fuse_ino_t ino)
 	return NULL;
 }
 
-/* Puts d (owned) into the cache in place of the least recently used listing and returns it; if
- * another thread cached the same directory meanwhile, frees d and returns that one. Lock held. */
+/* The slot of the least recently used listing, or of a free slot; with only_used, the least
+ * recently used occupied slot or FS_DIR_CACHE_SLOTS when all are free. Lock held. */
+static size_t cache_victim_locked(const struct fs_dir_cache *c, bool only_used)
+{
+	size_t victim = FS_DIR_CACHE_SLOTS;
+	for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++) {
+		if (!c->slot[i]) {
+			if (!only_used)
+				return i;
+			continue;
+		}
+		if (victim == FS_DIR_CACHE_SLOTS || c->slot[i]->used < c->slot[victim]->used)
+			victim = i;
+	}
+	return victim;
+}
+
+static void cache_drop_locked(struct fs_dir_cache *c, size_t i)
+{
+	c->bytes -= dir_bytes(c->slot[i]);
+	dir_free(c->slot[i]);
+	c->slot[i] = NULL;
+}
+
+/* Puts d (owned) into the cache in place of the least recently used listing (and of more, while
+ * the cache would exceed its byte budget) and returns it; if another thread cached the same
+ * directory meanwhile, frees d and returns that one. Lock held. */
 static struct fs_dir *cache_insert_locked(struct fs_dir_cache *c, struct fs_dir *d)
 {
 	struct fs_dir *have = cache_find_locked(c, d->ino);
@@ -163,18 +199,15 @@ static struct fs_dir *cache_insert_locked(struct fs_dir_cache *c, struct fs_dir 
 		dir_free(d);
 		return have;
 	}
-	size_t victim = 0;
-	for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++) {
-		if (!c->slot[i]) {
-			victim = i;
-			break;
-		}
-		if (c->slot[i]->used < c->slot[victim]->used)
-			victim = i;
-	}
-	dir_free(c->slot[victim]);
+	size_t bytes = dir_bytes(d), victim;
+	while (c->bytes + bytes > FS_DIR_CACHE_BYTES && (victim = cache_victim_locked(c, true)) < FS_DIR_CACHE_SLOTS)
+		cache_drop_locked(c, victim);
+	victim = cache_victim_locked(c, false);
+	if (c->slot[victim])
+		cache_drop_locked(c, victim);
 	d->used = ++c->clock;
 	c->slot[victim] = d;
+	c->bytes += bytes;
 	return d;
 }
 
