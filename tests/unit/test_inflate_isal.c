@@ -9,6 +9,7 @@
  * seekmap missing a member start), and random byte damage (error or bytes, never a crash). */
 #include "../../overlay/overlay.h"
 #include "../../overlay/overlay_int.h"
+#include "overlay_test.h"
 #include "tap.h"
 
 #include <string.h>
@@ -22,29 +23,12 @@ static char dir[64];
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *cmd = NULL;
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
+	return test_xorshift(&rng_state);
 }
 
 static char *path_in(const char *name)
 {
-	return xasprintf("%s/%s", dir, name);
+	return test_path_in(dir, name);
 }
 
 /* The whole file dir/name (NULL when it cannot be read). */
@@ -247,7 +231,7 @@ static int random_preads(struct overlay_source *s, const unsigned char *ref, siz
 /* One gzip file: every span through ISA-L vs `gzip -dc`, then random preads. */
 static void check_file(const char *label, const char *name, uint64_t span)
 {
-	sh("cd '%s' && gzip -dc '%s' > ref.bin", dir, name);
+	test_sh("cd '%s' && gzip -dc '%s' > ref.bin", dir, name);
 	size_t reflen = 0, gzlen = 0;
 	unsigned char *ref = slurp("ref.bin", &reflen), *gz = slurp(name, &gzlen);
 	uint64_t usize = 0;
@@ -301,7 +285,7 @@ out:
  * ISA-L decoder that a forward read continues (and a backward one restarts at the access point). */
 static void check_uncached(const char *name, uint64_t span)
 {
-	sh("cd '%s' && gzip -dc '%s' > ref.bin", dir, name);
+	test_sh("cd '%s' && gzip -dc '%s' > ref.bin", dir, name);
 	size_t reflen = 0;
 	unsigned char *ref = slurp("ref.bin", &reflen);
 	uint64_t usize = 0;
@@ -528,16 +512,16 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	make_mixed("mixed.bin", 12 * MiB + 4321);
-	sh("cd '%s' && gzip -6 -c mixed.bin > mixed6.gz && gzip -1 -c mixed.bin > mixed1.gz && "
+	test_sh("cd '%s' && gzip -6 -c mixed.bin > mixed6.gz && gzip -1 -c mixed.bin > mixed1.gz && "
 	   "gzip -9 -c mixed.bin > mixed9.gz && head -c 300000 mixed.bin | gzip -6 > small.gz && "
 	   "seq 1 1500000 | gzip -6 > text.gz",
 	   dir);
 	/* members with file names in their headers, an empty member between them */
-	sh("cd '%s' && head -c 3000000 mixed.bin > part1 && tail -c +3000001 mixed.bin | head -c 2000000 > part2 && "
+	test_sh("cd '%s' && head -c 3000000 mixed.bin > part1 && tail -c +3000001 mixed.bin | head -c 2000000 > part2 && "
 	   "gzip -c part1 > members.gz && gzip -c < /dev/null >> members.gz && gzip -9 -c part2 >> members.gz",
 	   dir);
 	/* the fixtures' 50 MB incompressible file (tests/fixtures/build.sh makes it the same way) */
-	sh("cd '%s' && openssl enc -aes-256-ctr -pass pass:strata -nosalt </dev/zero 2>/dev/null | "
+	test_sh("cd '%s' && openssl enc -aes-256-ctr -pass pass:strata -nosalt </dev/zero 2>/dev/null | "
 	   "head -c 52428800 | gzip -6 > big.gz",
 	   dir);
 
@@ -547,7 +531,7 @@ int main(void)
 	check_file("gzip members", "members.gz", 512 << 10);
 	check_file("50 MB incompressible, gzip -6", "big.gz", 4 * MiB);
 	if (system("pigz --version >/dev/null 2>&1") == 0) {
-		sh("cd '%s' && pigz -6 -p 2 -c mixed.bin > pigz.gz && pigz -i -9 -p 2 -c mixed.bin > pigzi.gz", dir);
+		test_sh("cd '%s' && pigz -6 -p 2 -c mixed.bin > pigz.gz && pigz -i -9 -p 2 -c mixed.bin > pigzi.gz", dir);
 		check_file("pigz -6", "pigz.gz", 512 << 10);
 		check_file("pigz --independent -9", "pigzi.gz", 300 << 10);
 	} else {
@@ -555,7 +539,7 @@ int main(void)
 	}
 	const char *kaniko = "../shared/fixtures/outside/dive/test-kaniko-image.tar";
 	char *kpath = realpath(kaniko, NULL);
-	if (kpath && sh("cd '%s' && tar -xf '%s' 5c4213be9af904dd74649d250f22023f532b2f9179ffcb15260b5eaa10d7a3b4.tar.gz "
+	if (kpath && test_sh("cd '%s' && tar -xf '%s' 5c4213be9af904dd74649d250f22023f532b2f9179ffcb15260b5eaa10d7a3b4.tar.gz "
 			"-O > kaniko.gz 2>/dev/null",
 			dir, kpath) == 0)
 		check_file("kaniko's layer (outside fixture)", "kaniko.gz", 32 << 10);
@@ -566,6 +550,6 @@ int main(void)
 	check_uncached("members.gz", 1 * MiB);
 	check_corrupt();
 
-	sh("rm -rf '%s'", dir);
+	test_sh("rm -rf '%s'", dir);
 	return tap_done();
 }

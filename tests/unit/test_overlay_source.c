@@ -3,6 +3,7 @@
  * seekmaps (500 random preads per format, 8 threads at once), a gzip inside a range inside a
  * gzip, and hostile input (truncated, corrupt, empty, trailing garbage, a bomb, a huge window). */
 #include "../../overlay/overlay.h"
+#include "overlay_test.h"
 #include "tap.h"
 
 #include <pthread.h>
@@ -18,61 +19,18 @@ static size_t data_len;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return test_xorshift(&rng_state);
 }
 
 static char *path_in(const char *name)
 {
-	return xasprintf("%s/%s", dir, name);
+	return test_path_in(dir, name);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *cmd = NULL;
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
-
-/* Writes ~20 MB alternating random and text blocks. */
 static void make_data(const char *path, size_t len)
 {
-	data = xmalloc(len);
+	data = test_make_data(path, len, 100000, 400000, &rng_state);
 	data_len = len;
-	size_t pos = 0;
-	int line = 0;
-	while (pos < len) {
-		size_t blk = 100000 + rnd() % 400000;
-		if (blk > len - pos)
-			blk = len - pos;
-		if (rnd() % 2) {
-			for (size_t i = 0; i < blk; i++)
-				data[pos + i] = (unsigned char)rnd();
-		} else {
-			size_t i = 0;
-			while (i < blk) {
-				char l[128];
-				int n = snprintf(l, sizeof(l), "line %d: the quick brown fox jumps over %llu lazy dogs\n",
-						 line++, (unsigned long long)(rnd() % 1000));
-				size_t c = (size_t)n < blk - i ? (size_t)n : blk - i;
-				memcpy(data + pos + i, l, c);
-				i += c;
-			}
-		}
-		pos += blk;
-	}
-	FILE *f = fopen(path, "wb");
-	fwrite(data, 1, len, f);
-	fclose(f);
 }
 
 static void sha256sum_of(const char *path, char hex[65])
@@ -329,7 +287,7 @@ static void check_nested(void)
 	FILE *f = fopen(ipath, "wb");
 	fwrite(inner, 1, ilen, f);
 	fclose(f);
-	sh("gzip -6 -c '%s' > '%s'", ipath, igz);
+	test_sh("gzip -6 -c '%s' > '%s'", ipath, igz);
 	struct stat sb;
 	stat(igz, &sb);
 	size_t gzlen = (size_t)sb.st_size;
@@ -345,7 +303,7 @@ static void check_nested(void)
 	f = fopen(opath, "wb");
 	fwrite(outer, 1, olen, f);
 	fclose(f);
-	sh("gzip -6 -c '%s' > '%s'", opath, ogz);
+	test_sh("gzip -6 -c '%s' > '%s'", opath, ogz);
 
 	struct overlay_stream_opts o = {.span = MiB};
 	struct run r1, r2;
@@ -472,18 +430,18 @@ static void check_raw(void)
 
 static void make_bad_inputs(void)
 {
-	sh("cd '%s' && head -c $(( $(stat -c %%s data.gz) / 2 )) data.gz > trunc.gz", dir);
-	sh("cd '%s' && cp data.gz corrupt.gz && printf 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' | "
+	test_sh("cd '%s' && head -c $(( $(stat -c %%s data.gz) / 2 )) data.gz > trunc.gz", dir);
+	test_sh("cd '%s' && cp data.gz corrupt.gz && printf 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' | "
 	   "dd of=corrupt.gz bs=1 seek=5000000 conv=notrunc status=none", dir);
-	sh("cd '%s' && cp data.zst corrupt.zst && printf 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' | "
+	test_sh("cd '%s' && cp data.zst corrupt.zst && printf 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' | "
 	   "dd of=corrupt.zst bs=1 seek=5000000 conv=notrunc status=none", dir);
-	sh("cd '%s' && head -c $(( $(stat -c %%s data.zst) - 100 )) data.zst > trunc.zst", dir);
-	sh("cd '%s' && : > empty", dir);
-	sh("cd '%s' && cat data.gz > garbage.gz && printf 'garbage after the gzip' >> garbage.gz", dir);
-	sh("cd '%s' && cat data.zst > garbage.zst && printf 'garbage after the zstd' >> garbage.zst", dir);
-	sh("cd '%s' && cat data.gz > padded.gz && head -c 4096 /dev/zero >> padded.gz", dir);
-	sh("cd '%s' && head -c 200000000 /dev/zero | gzip -1 > bomb.gz", dir);
-	sh("cd '%s' && head -c 3000000 data.bin | zstd -q --long=30 -c > bigwin.zst", dir);
+	test_sh("cd '%s' && head -c $(( $(stat -c %%s data.zst) - 100 )) data.zst > trunc.zst", dir);
+	test_sh("cd '%s' && : > empty", dir);
+	test_sh("cd '%s' && cat data.gz > garbage.gz && printf 'garbage after the gzip' >> garbage.gz", dir);
+	test_sh("cd '%s' && cat data.zst > garbage.zst && printf 'garbage after the zstd' >> garbage.zst", dir);
+	test_sh("cd '%s' && cat data.gz > padded.gz && head -c 4096 /dev/zero >> padded.gz", dir);
+	test_sh("cd '%s' && head -c 200000000 /dev/zero | gzip -1 > bomb.gz", dir);
+	test_sh("cd '%s' && head -c 3000000 data.bin | zstd -q --long=30 -c > bigwin.zst", dir);
 }
 
 int main(void)
@@ -498,13 +456,13 @@ int main(void)
 		return 1;
 	char *orig = path_in("data.bin");
 	make_data(orig, 20 * MiB + 12345);
-	sh("cd '%s' && gzip -6 -c data.bin > data.gz", dir);
-	sh("cd '%s' && zstd -q -3 -c data.bin > data.zst", dir);
-	sh("cd '%s' && pzstd -q -p 4 -c data.bin > data.pzst", dir);
-	sh("cd '%s' && head -c 7000000 data.bin | gzip -6 > multi.gz && tail -c +7000001 data.bin | head -c 1 "
+	test_sh("cd '%s' && gzip -6 -c data.bin > data.gz", dir);
+	test_sh("cd '%s' && zstd -q -3 -c data.bin > data.zst", dir);
+	test_sh("cd '%s' && pzstd -q -p 4 -c data.bin > data.pzst", dir);
+	test_sh("cd '%s' && head -c 7000000 data.bin | gzip -6 > multi.gz && tail -c +7000001 data.bin | head -c 1 "
 	   "| gzip -1 >> multi.gz && tail -c +7000002 data.bin | gzip -9 >> multi.gz && : | gzip >> multi.gz",
 	   dir);
-	sh("cd '%s' && head -c 100 data.bin > d1 && tail -c +101 data.bin > d2 && "
+	test_sh("cd '%s' && head -c 100 data.bin > d1 && tail -c +101 data.bin > d2 && "
 	   "(zstd -q -c d1; printf '\\120\\052\\115\\030\\004\\000\\000\\000skip'; zstd -q -c d2) > skippable.zst",
 	   dir);
 
@@ -541,7 +499,7 @@ int main(void)
 	check_bad("zstd --long=30 window", "bigwin.zst", STRATA_ELIMIT, "window too large", 0);
 	force_comp = -1;
 
-	sh("rm -rf '%s'", dir);
+	test_sh("rm -rf '%s'", dir);
 	free(orig);
 	free(data);
 	return tap_done();

@@ -3,25 +3,12 @@
  * the reader's thread, for blobs made by the real gzip, zstd and pzstd, read in odd-sized pieces;
  * a truncated blob gives the same error; a stream abandoned half-read is freed cleanly. */
 #include "../../overlay/overlay.h"
+#include "overlay_test.h"
 #include "tap.h"
 
 #include <string.h>
 
 static char dir[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *cmd = NULL;
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
 
 struct result {
 	int rc;
@@ -100,15 +87,15 @@ static void compare(const char *label, const char *path, enum overlay_compressio
 
 int main(void)
 {
-	if (sh("command -v zstd >/dev/null && command -v pzstd >/dev/null && command -v gzip >/dev/null") != 0) {
+	if (test_sh("command -v zstd >/dev/null && command -v pzstd >/dev/null && command -v gzip >/dev/null") != 0) {
 		printf("1..0 # SKIP no zstd/pzstd/gzip\n");
 		return 77;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/strata-ahead.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
-	if (sh("cd %s && { head -c 6000000 /dev/urandom; seq 1 1500000; head -c 3000000 /dev/urandom; } >data &&"
-	       " gzip -kn data && zstd -q data -o data.zst && pzstd -q -p 2 data -o data.pz.zst", dir) != 0)
+	if (test_sh("cd %s && { head -c 6000000 /dev/urandom; seq 1 1500000; head -c 3000000 /dev/urandom; } >data &&"
+		    " gzip -kn data && zstd -q data -o data.zst && pzstd -q -p 2 data -o data.pz.zst", dir) != 0)
 		abort();
 	cleanup_free char *raw = xasprintf("%s/data", dir), *gz = xasprintf("%s/data.gz", dir);
 	cleanup_free char *zs = xasprintf("%s/data.zst", dir), *pz = xasprintf("%s/data.pz.zst", dir);
@@ -119,12 +106,12 @@ int main(void)
 
 	/* A truncated blob: the same error, with or without read-ahead. */
 	cleanup_free char *cut = xasprintf("%s/cut.zst", dir);
-	sh("head -c 5000000 %s >%s", zs, cut);
+	test_sh("head -c 5000000 %s >%s", zs, cut);
 	struct result a, b;
 	run(cut, OVERLAY_COMP_ZSTD, false, 0, &a);
 	run(cut, OVERLAY_COMP_ZSTD, true, 0, &b);
 	ok(a.rc < 0 && b.rc < 0 && !strcmp(a.err, b.err) && strstr(b.err, "truncated"),
 	   "truncated zstd: the same error with read-ahead (%s)", b.err);
-	sh("rm -rf %s", dir);
+	test_sh("rm -rf %s", dir);
 	return tap_done();
 }

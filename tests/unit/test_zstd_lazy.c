@@ -5,6 +5,7 @@
  * whose sha256 is not the recorded one gives an error (remembered, no copy left behind); a cache
  * that cannot be written falls back to reading the blob. */
 #include "../../overlay/overlay.h"
+#include "overlay_test.h"
 #include "tap.h"
 
 #include <dirent.h>
@@ -23,53 +24,13 @@ static _Thread_local uint64_t rng_state = 0x2545F4914F6CDD1Dull; /* per thread: 
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return test_xorshift(&rng_state);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *cmd = NULL;
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
-
-/* Half random, half text blocks (so the blob compresses unevenly). */
 static void make_data(const char *path, size_t len)
 {
-	data = xmalloc(len);
+	data = test_make_data(path, len, 50000, 200000, &rng_state);
 	data_len = len;
-	size_t pos = 0;
-	int line = 0;
-	while (pos < len) {
-		size_t blk = 50000 + rnd() % 200000;
-		if (blk > len - pos)
-			blk = len - pos;
-		if (rnd() % 2) {
-			for (size_t i = 0; i < blk; i++)
-				data[pos + i] = (unsigned char)rnd();
-		} else {
-			for (size_t i = 0; i < blk;) {
-				char l[64];
-				int n = snprintf(l, sizeof(l), "line %d of the text part\n", line++);
-				for (int k = 0; k < n && i < blk; k++)
-					data[pos + i++] = (unsigned char)l[k];
-			}
-		}
-		pos += blk;
-	}
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-		abort();
 }
 
 /* The blob's own access points and sha256, as the index pass records them. */
@@ -161,7 +122,7 @@ static bool via_copy(const struct overlay_source *s, const char *copy)
 
 int main(void)
 {
-	if (sh("command -v zstd >/dev/null") != 0) {
+	if (test_sh("command -v zstd >/dev/null") != 0) {
 		printf("1..0 # SKIP no zstd\n");
 		return 77;
 	}
@@ -170,7 +131,7 @@ int main(void)
 		abort();
 	cleanup_free char *raw = xasprintf("%s/data", dir), *blob = xasprintf("%s/data.zst", dir);
 	make_data(raw, 12 * MiB);
-	ok(sh("zstd -q -3 %s -o %s", raw, blob) == 0, "zstd compressed the data (one frame)");
+	ok(test_sh("zstd -q -3 %s -o %s", raw, blob) == 0, "zstd compressed the data (one frame)");
 	unsigned char sha[32];
 	struct overlay_seekmap *m = blob_map(blob, sha);
 	ok(m && m->n == 1 && m->usize == data_len, "the blob is one frame of %zu bytes", data_len);
@@ -194,16 +155,16 @@ int main(void)
 	ok(overlay_zstd_seekable_builds() - builds0 == 1, "one build for %d concurrent readers (%lu)", NTHREADS,
 	   overlay_zstd_seekable_builds() - builds0);
 	ok(count_files(".tmp.") == 0 && count_files("copyA.zst") == 1, "one copy in the cache, no temporary left");
-	ok(sh("zstd -dc %s | cmp -s - %s", copy, raw) == 0, "zstd -dc of the copy gives the data back");
-	ok(sh("zstd -lv %s 2>/dev/null | grep -q 'Number of frames'", copy) == 0 ||
-		   sh("zstd -l %s >/dev/null 2>&1", copy) == 0,
+	ok(test_sh("zstd -dc %s | cmp -s - %s", copy, raw) == 0, "zstd -dc of the copy gives the data back");
+	ok(test_sh("zstd -lv %s 2>/dev/null | grep -q 'Number of frames'", copy) == 0 ||
+		   test_sh("zstd -l %s >/dev/null 2>&1", copy) == 0,
 	   "zstd -l reads the copy");
 
 	/* A truncated copy (as a crash could leave) is not trusted: rebuilt. */
 	cleanup_free char *copy2 = xasprintf("%s/b.zst", dir);
 	struct stat sb;
 	stat(copy, &sb);
-	sh("head -c %lld %s >%s", (long long)sb.st_size / 2, copy, copy2);
+	test_sh("head -c %lld %s >%s", (long long)sb.st_size / 2, copy, copy2);
 	unsigned long b1 = overlay_zstd_seekable_builds();
 	cleanup_err struct strata_err *err = NULL;
 	struct overlay_source *s = open_copy(blob, copy2, sha, &err);
@@ -217,7 +178,7 @@ int main(void)
 	/* A copy of other bytes with a plausible end (the original copy of another blob): rebuilt. */
 	cleanup_free char *raw2 = xasprintf("%s/other", dir), *blob2 = xasprintf("%s/other.zst", dir);
 	cleanup_free char *copy3 = xasprintf("%s/c.zst", dir);
-	sh("head -c 3000000 /dev/urandom >%s && zstd -q %s -o %s", raw2, raw2, blob2);
+	test_sh("head -c 3000000 /dev/urandom >%s && zstd -q %s -o %s", raw2, raw2, blob2);
 	unsigned char sha2[32];
 	struct overlay_seekmap *m2 = blob_map(blob2, sha2);
 	struct overlay_source *b2 = overlay_source_file_open(blob2, &err);
@@ -226,7 +187,7 @@ int main(void)
 	overlay_source_unref(b2);
 	b1 = overlay_zstd_seekable_builds();
 	cleanup_free char *copy4 = xasprintf("%s/d.zst", dir);
-	sh("cp %s %s", copy3, copy4);
+	test_sh("cp %s %s", copy3, copy4);
 	s = open_copy(blob, copy4, sha, &err);
 	ok(s && via_copy(s, copy4) && check_reads(s, 50) == 0 && overlay_zstd_seekable_builds() - b1 == 1,
 	   "a complete copy of another blob (seek table for other sizes) is rebuilt");
@@ -234,7 +195,7 @@ int main(void)
 
 	/* A leftover temporary of a dead build beside the copy's name is never used. */
 	cleanup_free char *copy5 = xasprintf("%s/e.zst", dir);
-	sh("cp %s %s.tmp.999999.1.built && head -c 1000 %s >%s.tmp.999999.1", copy3, copy5, copy, copy5);
+	test_sh("cp %s %s.tmp.999999.1.built && head -c 1000 %s >%s.tmp.999999.1", copy3, copy5, copy, copy5);
 	b1 = overlay_zstd_seekable_builds();
 	s = open_copy(blob, copy5, sha, &err);
 	ok(s && via_copy(s, copy5) && check_reads(s, 50) == 0 && overlay_zstd_seekable_builds() - b1 == 1,
@@ -264,7 +225,7 @@ int main(void)
 	ok(s && !via_copy(s, copy7) && check_reads(s, 10) == 0, "unwritable cache: reads go to the blob and are right");
 	overlay_source_unref(s);
 
-	sh("rm -rf %s", dir);
+	test_sh("rm -rf %s", dir);
 	free(data);
 	return tap_done();
 }
