@@ -16,7 +16,7 @@
 # All timings run with a warm page cache (the inputs are read once before each measurement).
 # Needs root (debootstrap), network access to a Debian mirror the first time, ~4 GB in build/bench.
 # Environment: BENCH_DIR (default build/bench), BENCH_FORMS (default "gzip zstd zstd-multi";
-# zstd is one frame per layer, for which strata writes a seekable copy; zstd-multi is pzstd output).
+# zstd is one frame per layer, whose seekable copy strata builds on the first random read; zstd-multi is pzstd output).
 set -eu
 strata=${1:?usage: tools/bench.sh PATH/TO/strata}
 here=$(cd "$(dirname "$0")" && pwd)
