@@ -373,11 +373,12 @@ ssize_t index_db_read(struct index_db *db, int64_t entry_id, void *buf, size_t l
 	ssize_t n = overlay_source_pread(src, buf, len, data_offset + off, err);
 	if (n < 0) {
 		/* The index said these bytes exist: the blob changed since (issue 8: mark stale). */
-		reader_stale_check_read(db, l.c, src, err && *err ? (*err)->msg : "read failed");
+		reader_stale_check_read(db, l.c, src, err && *err ? (*err)->code : STRATA_EIO,
+					err && *err ? (*err)->msg : "read failed");
 		return strata_err_wrap(err, "layer %d", layer);
 	}
 	if ((size_t)n != len) {
-		reader_stale_check_read(db, l.c, src, "it ends before data the index recorded");
+		reader_stale_check_read(db, l.c, src, STRATA_EFORMAT, "it ends before data the index recorded");
 		return strata_err_set(err, STRATA_EFORMAT, "layer %d: tar data ends at %llu, before the entry's end",
 				      layer, (unsigned long long)(data_offset + off + (uint64_t)n));
 	}

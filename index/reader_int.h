@@ -90,8 +90,11 @@ void reader_layer_sources_free(struct index_db *db);
  * says so on stderr naming the image and the blob, once per blob per process. blob may be NULL;
  * why is a short reason. c (may be NULL) is only used to find the image's path. */
 void reader_stale_mark(struct index_db *db, struct index_conn *c, const char *blob, const char *why);
-/* The same for a read through src that failed or ended early: names the file at src's bottom. */
+/* The same for a read through src that failed (code: the error's strata code; STRATA_EFORMAT for
+ * a read that ended early) naming the file at src's bottom — unless that file is a seekable copy
+ * in the cache: the index is fine then, and the copy is removed (rebuilt by the next reader) only
+ * when it is malformed (EFORMAT), never because reading it failed. */
 void reader_stale_check_read(struct index_db *db, struct index_conn *c, const struct overlay_source *src,
-			     const char *why);
+			     int code, const char *why);
 
 #endif

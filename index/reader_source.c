@@ -108,7 +108,7 @@ static int lazy_copy_blob_sha(struct index_conn *c, int64_t id, unsigned char sh
 /* A zstd layer recorded with a lazy seekable copy (decomp row with path = the copy, len = its frame
  * size): the copy is opened, or built from the blob and checked against the recorded sha256, the
  * first time any reader of this process needs the layer. A blob that is no longer what the index
- * recorded marks the index stale. Takes m. Owned or NULL with *err. */
+ * recorded marks the index stale. base is the blob's FILE source. Takes m. Owned or NULL with *err. */
 static struct overlay_source *lazy_copy_open(struct index_db *db, struct index_conn *c, int64_t id,
 					     struct overlay_source *base, struct overlay_seekmap *m, const char *path,
 					     uint64_t span, struct strata_err **err)
@@ -119,8 +119,11 @@ static struct overlay_source *lazy_copy_open(struct index_db *db, struct index_c
 		return NULL;
 	}
 	struct overlay_source *s = overlay_zstd_seekable_open(base, m, path, span, sha, err);
-	if (!s)
-		reader_stale_check_read(db, c, base, err && *err ? (*err)->msg : "cannot read it");
+	int code = !s && err && *err ? (*err)->code : 0;
+	/* Only a blob that is not what the index recorded makes the index stale; a read that failed
+	 * (EIO, EMFILE…) fails this reader and the next one tries again. */
+	if (code == STRATA_EDIGEST || code == STRATA_EFORMAT || code == STRATA_ELIMIT)
+		reader_stale_mark(db, c, overlay_source_path(base), (*err)->msg);
 	return s;
 }
 

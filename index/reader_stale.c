@@ -73,33 +73,28 @@ static const struct overlay_source *stale_file_of(const struct overlay_source *s
 	return s;
 }
 
-/* True when path is a zstd seekable copy in the cache ("…/seekable/<name>.zst"), not a blob. */
-static bool stale_is_seekable_copy(const char *path)
-{
-	size_t n = path ? strlen(path) : 0;
-	const char *slash = path ? strrchr(path, '/') : NULL;
-	return slash && n > 4 && !strcmp(path + n - 4, ".zst") && slash - path >= 9 &&
-	       !strncmp(slash - 9, "/seekable", 9);
-}
-
 void reader_stale_check_read(struct index_db *db, struct index_conn *c, const struct overlay_source *src,
-			     const char *why)
+			     int code, const char *why)
 {
 	const struct overlay_source *f = stale_file_of(src);
 	const char *path = f ? overlay_source_path(f) : NULL;
-	if (stale_is_seekable_copy(path)) {
-		/* The copy, not the blob, is damaged (its seek table was right, a frame is not): the index
-		 * is fine. Remove the copy so that the next process to read the layer rebuilds it. */
-		pthread_mutex_lock(&stale_lock);
-		bool first = stale_first_time(path);
-		pthread_mutex_unlock(&stale_lock);
-		if (!first)
-			return;
-		cleanup_free char *image = stale_image_path(c);
-		bool removed = unlink(path) == 0;
-		fprintf(stderr, "strata: %s: seekable copy %s is damaged (%s); %s\n", image, path, why ? why : "unreadable",
-			removed ? "removed it, the next mount or reader rebuilds it" : "cannot remove it");
+	if (!f || !overlay_source_is_cache_copy(f)) {
+		reader_stale_mark(db, c, path, why);
 		return;
 	}
-	reader_stale_mark(db, c, path, why);
+	/* The copy, not the blob, failed: the index is fine. A malformed copy (its seek table was
+	 * right, a frame is not) is removed so that the next reader rebuilds it; a read error leaves
+	 * it alone (it fails this read only). Said once per copy per process. */
+	pthread_mutex_lock(&stale_lock);
+	bool first = stale_first_time(path);
+	pthread_mutex_unlock(&stale_lock);
+	bool malformed = code == STRATA_EFORMAT;
+	bool removed = malformed && unlink(path) == 0;
+	if (!first)
+		return;
+	cleanup_free char *image = stale_image_path(c);
+	fprintf(stderr, "strata: %s: seekable copy %s %s (%s); %s\n", image, path,
+		malformed ? "is damaged" : "could not be read", why ? why : "unreadable",
+		!malformed ? "left in place" : removed ? "removed it, the next mount or reader rebuilds it" :
+							 "cannot remove it");
 }

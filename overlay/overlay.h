@@ -172,6 +172,10 @@ struct overlay_source *overlay_source_base(const struct overlay_source *s);
 const char *overlay_source_path(const struct overlay_source *s);
 void overlay_source_range(const struct overlay_source *s, uint64_t *off, uint64_t *len);
 const struct overlay_seekmap *overlay_source_seekmap(const struct overlay_source *s);
+/* True for a FILE source that is a zstd seekable copy in strata's cache (opened by
+ * overlay_zstd_seekable_open), false for the image's own files: a failing read there is the
+ * cache's problem, never the image's. */
+bool overlay_source_is_cache_copy(const struct overlay_source *s);
 
 /* Process-wide budget of the LRU that keeps decompressed spans (default 64 MiB). */
 void overlay_cache_set_budget(size_t bytes);

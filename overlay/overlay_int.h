@@ -25,6 +25,7 @@ struct overlay_source {
 	struct overlay_seekmap *map; /* DECOMP: owned */
 	uint64_t id;                 /* DECOMP: unique key for the span cache (never reused) */
 	struct overlay_decomp_cursor *cursor; /* DECOMP: owned, source_decomp.c */
+	bool cache_copy;              /* FILE: a seekable copy in strata's cache, not an image file */
 };
 
 /* Largest zstd window accepted (2^27 = 128 MiB), for the stream and for random access. */

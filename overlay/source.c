@@ -145,6 +145,11 @@ const char *overlay_source_path(const struct overlay_source *s)
 	return s->path;
 }
 
+bool overlay_source_is_cache_copy(const struct overlay_source *s)
+{
+	return s->kind == OVERLAY_SRC_FILE && s->cache_copy;
+}
+
 void overlay_source_range(const struct overlay_source *s, uint64_t *off, uint64_t *len)
 {
 	if (off)

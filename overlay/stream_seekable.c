@@ -19,11 +19,20 @@
  *
  * When the copy cannot be written (read-only or full cache), the layer is read from the blob
  * itself through the map the index recorded (each random read decodes the frame from its start:
- * slow but correct), said once on stderr. */
+ * slow but correct), said once on stderr.
+ *
+ * What is remembered for the life of the process, per copy: built (READY), the blob is not what the
+ * index recorded (BLOB_BAD: digest, size or format), the cache cannot take a copy (NO_COPY). A
+ * failure that may pass (the blob or the copy could not be read or opened: EIO, EMFILE…) is
+ * returned to that caller only and the next caller tries again; a copy is removed only when it is
+ * malformed, never because reading it failed. Temporaries of builds killed midway (named
+ * <copy>.tmp.<pid>.…) are removed by the next build once their process is gone. */
 #include "overlay_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #define SEEK_SKIPPABLE_MAGIC 0x184D2A5Eu
@@ -143,6 +152,7 @@ static struct overlay_source *seekable_open_copy(const char *path, uint64_t usiz
 	struct overlay_source *f = overlay_source_file_open(path, err);
 	if (!f)
 		return NULL;
+	f->cache_copy = true;
 	struct overlay_seekmap *m = seekable_map_read(f, usize, err);
 	struct overlay_source *s = m ? overlay_source_decomp_new(f, m, err) : NULL;
 	overlay_source_unref(f);
@@ -151,13 +161,48 @@ static struct overlay_source *seekable_open_copy(const char *path, uint64_t usiz
 	return s;
 }
 
-/* Streams blob into a new copy at path (tmp name, then rename), checking its sha256 and size.
- * Errors: EDIGEST / EFORMAT / ELIMIT when the blob is not what the index recorded (blob_bad set),
- * EIO otherwise (a read error of the blob also sets blob_bad; a write error of the copy does not). */
-static int seekable_build(struct overlay_source *blob, const char *path, uint64_t span, const unsigned char sha[32],
-			  uint64_t usize, bool *blob_bad, struct strata_err **err)
+/* Why a build failed: the blob is not what the index recorded (EDIGEST / EFORMAT / ELIMIT), the
+ * blob could not be read (may pass), or the copy could not be written. */
+enum build_fail { BUILD_BLOB_BAD, BUILD_BLOB_UNREADABLE, BUILD_COPY_UNWRITABLE };
+
+/* The failure class of a blob-side error. */
+static enum build_fail build_blob_fail(const struct strata_err *e)
 {
-	*blob_bad = false;
+	int code = e ? e->code : STRATA_EIO;
+	return code == STRATA_EDIGEST || code == STRATA_EFORMAT || code == STRATA_ELIMIT ? BUILD_BLOB_BAD
+											 : BUILD_BLOB_UNREADABLE;
+}
+
+/* Removes temporaries of path's builds whose process is gone (<base>.tmp.<pid>.…, a build killed
+ * midway); those of live processes, this one's included, are left alone. */
+static void seekable_remove_dead_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	cleanup_free char *prefix = xasprintf("%s.tmp.", slash ? slash + 1 : path);
+	size_t plen = strlen(prefix);
+	DIR *d = opendir(slash == path ? "/" : dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		long pid = strtol(de->d_name + plen, NULL, 10);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		cleanup_free char *p = xasprintf("%s/%s", slash == path ? "" : dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
+/* Streams blob into a new copy at path (tmp name, then rename), checking its sha256 and size.
+ * On failure *why says whose fault it is (see enum build_fail). */
+static int seekable_build(struct overlay_source *blob, const char *path, uint64_t span, const unsigned char sha[32],
+			  uint64_t usize, enum build_fail *why, struct strata_err **err)
+{
+	*why = BUILD_COPY_UNWRITABLE;
 	cleanup_free char *built = xasprintf("%s.tmp.%d.%d.built", path, (int)getpid(), (int)gettid());
 	struct overlay_stream_opts so = {.span = overlay_seekable_frame_span(span), .seekable_copy_path = built};
 	struct overlay_stream *st = overlay_stream_open(blob, OVERLAY_COMP_ZSTD, &so, err);
@@ -169,17 +214,17 @@ static int seekable_build(struct overlay_source *blob, const char *path, uint64_
 		ssize_t got = overlay_stream_read(st, buf, BUILD_CHUNK, err);
 		if (got < 0) {
 			rc = -1;
-			*blob_bad = !overlay_stream_copy_failed(st);
+			*why = overlay_stream_copy_failed(st) ? BUILD_COPY_UNWRITABLE : build_blob_fail(err ? *err : NULL);
 		} else if (overlay_stream_usize(st) > usize) {
 			rc = strata_err_set(err, STRATA_EFORMAT, "zstd blob decompresses to more than the %llu bytes indexed",
 					    (unsigned long long)usize);
-			*blob_bad = true;
+			*why = BUILD_BLOB_BAD;
 		} else if (got == 0) {
 			break;
 		}
 	}
 	if (rc == 0 && (rc = overlay_stream_finish(st, err)) < 0)
-		*blob_bad = !overlay_stream_copy_failed(st);
+		*why = overlay_stream_copy_failed(st) ? BUILD_COPY_UNWRITABLE : build_blob_fail(err ? *err : NULL);
 	if (rc == 0) {
 		unsigned char csha[32];
 		char want[65], found[65];
@@ -189,11 +234,11 @@ static int seekable_build(struct overlay_source *blob, const char *path, uint64_
 			strata_hex(csha, 32, found);
 			rc = strata_err_set(err, STRATA_EDIGEST, "blob sha256 is sha256:%s, the index recorded sha256:%s",
 					    found, want);
-			*blob_bad = true;
+			*why = BUILD_BLOB_BAD;
 		} else if (overlay_stream_usize(st) != usize) {
 			rc = strata_err_set(err, STRATA_EFORMAT, "zstd blob decompresses to %llu bytes, %llu indexed",
 					    (unsigned long long)overlay_stream_usize(st), (unsigned long long)usize);
-			*blob_bad = true;
+			*why = BUILD_BLOB_BAD;
 		} else if (rename(built, path) < 0) {
 			rc = strata_err_sys(err, "rename %s", built);
 		}
@@ -206,7 +251,9 @@ static int seekable_build(struct overlay_source *blob, const char *path, uint64_
 
 /* ---- the registry: one build per copy path per process ------------------------------------- */
 
-enum seek_state { SEEK_BUILDING = 0, SEEK_READY, SEEK_BLOB_BAD, SEEK_NO_COPY };
+/* BUILDING: a thread owns the job; IDLE: the last attempt failed in a way that may pass, the next
+ * caller tries again; the other three are final for the process. */
+enum seek_state { SEEK_BUILDING = 0, SEEK_IDLE, SEEK_READY, SEEK_BLOB_BAD, SEEK_NO_COPY };
 
 struct seek_job {
 	char *path;
@@ -246,7 +293,7 @@ static void err_copy(struct strata_err **err, const struct strata_err *e)
 }
 
 /* Opens or builds the copy for the job (the caller owns the job's BUILDING state); returns the
- * state reached and, for SEEK_READY, the source. */
+ * state reached: READY with *out, BLOB_BAD or IDLE with *err, NO_COPY (read the blob instead). */
 static enum seek_state seek_run(struct overlay_source *blob, const char *path, uint64_t span,
 				const unsigned char sha[32], uint64_t usize, struct overlay_source **out,
 				struct strata_err **err)
@@ -255,17 +302,28 @@ static enum seek_state seek_run(struct overlay_source *blob, const char *path, u
 	*out = seekable_open_copy(path, usize, &e);
 	if (*out)
 		return SEEK_READY;
-	if (e && e->code != STRATA_ENOTFOUND) /* truncated or foreign: not trusted, rebuilt */
+	if (e && e->code == STRATA_EFORMAT) { /* truncated or foreign: not trusted, rebuilt */
 		unlink(path);
+	} else if (e && e->code != STRATA_ENOTFOUND) { /* could not open or read it: may pass */
+		err_copy(err, e);
+		return SEEK_IDLE;
+	}
 	strata_err_free(steal_pointer(&e));
-	bool blob_bad = false;
+	seekable_remove_dead_temps(path);
+	enum build_fail why = BUILD_COPY_UNWRITABLE;
 	pthread_mutex_lock(&seek_mu);
 	seek_builds++;
 	pthread_mutex_unlock(&seek_mu);
-	if (seekable_build(blob, path, span, sha, usize, &blob_bad, &e) < 0) {
-		if (blob_bad) {
+	if (seekable_build(blob, path, span, sha, usize, &why, &e) < 0) {
+		switch (why) {
+		case BUILD_BLOB_BAD:
 			err_copy(err, e);
 			return SEEK_BLOB_BAD;
+		case BUILD_BLOB_UNREADABLE:
+			err_copy(err, e);
+			return SEEK_IDLE;
+		case BUILD_COPY_UNWRITABLE:
+			break;
 		}
 		fprintf(stderr, "strata: cannot write the seekable copy %s (%s): random reads of this layer decode its"
 				" single zstd frame from the start\n",
@@ -273,7 +331,12 @@ static enum seek_state seek_run(struct overlay_source *blob, const char *path, u
 		return SEEK_NO_COPY;
 	}
 	*out = seekable_open_copy(path, usize, &e);
-	return *out ? SEEK_READY : SEEK_NO_COPY;
+	if (*out)
+		return SEEK_READY;
+	if (e && e->code == STRATA_EFORMAT)
+		return SEEK_NO_COPY; /* what was just written does not read back: do not loop on it */
+	err_copy(err, e);
+	return SEEK_IDLE;
 }
 
 struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, struct overlay_seekmap *blob_map,
@@ -293,10 +356,13 @@ struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, s
 		pthread_cond_wait(&seek_cv, &seek_mu);
 	bool mine = false;
 	if (!j) {
-		j = xcalloc(1, sizeof(*j));
+		j = xcalloc(1, sizeof(*j)); /* state SEEK_BUILDING */
 		j->path = xstrdup(copy_path);
 		j->next = seek_jobs;
 		seek_jobs = j;
+		mine = true;
+	} else if (j->state == SEEK_IDLE) {
+		j->state = SEEK_BUILDING;
 		mine = true;
 	}
 	enum seek_state state = j->state;
@@ -309,12 +375,12 @@ struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, s
 		state = seek_run(blob, copy_path, span, blob_sha256, usize, &s, &e);
 		pthread_mutex_lock(&seek_mu);
 		j->state = state;
-		if (state == SEEK_BLOB_BAD) {
-			j->why = steal_pointer(&e);
-			err_copy(err, j->why);
-		}
+		if (state == SEEK_BLOB_BAD)
+			err_copy(&j->why, e);
 		pthread_cond_broadcast(&seek_cv);
 		pthread_mutex_unlock(&seek_mu);
+		if (state == SEEK_BLOB_BAD || state == SEEK_IDLE)
+			err_copy(err, e);
 	} else if (state == SEEK_READY) {
 		s = seekable_open_copy(copy_path, usize, err);
 		if (!s) { /* removed or damaged since: read the blob itself rather than fail */
@@ -322,7 +388,7 @@ struct overlay_source *overlay_zstd_seekable_open(struct overlay_source *blob, s
 			state = SEEK_NO_COPY;
 		}
 	}
-	if (state == SEEK_BLOB_BAD) {
+	if (state == SEEK_BLOB_BAD || state == SEEK_IDLE) {
 		overlay_seekmap_free(blob_map);
 		return NULL;
 	}

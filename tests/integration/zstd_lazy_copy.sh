@@ -4,7 +4,8 @@
 # copy; the first read through a mount builds it and gives the bytes `tar -x` gives (whole files
 # and dd at random offsets of a big file); eight concurrent first readers in a fresh mount get the
 # right bytes and leave one copy and no temporary; a truncated copy is rebuilt; a leftover
-# temporary is never used; a copy damaged inside is removed (EIO once, rebuilt by the next mount);
+# temporary is never used (a dead build's is removed); an image file named like a copy is never
+# removed; a copy damaged inside is removed (EIO once, rebuilt by the next mount);
 # a blob replaced by other bytes of the same size after indexing gives EIO and one stderr line
 # naming image and blob, the mount stays up. A pzstd (multi-frame) layer whose frames are within
 # two spans gets no copy.
@@ -60,6 +61,18 @@ for v in a b; do
 	[ "$v" = a ] && ra=$r
 done
 ok "$([ "$ra" = 0 ] && [ "$r" = 0 ]; echo $?)" "a rootfs tar.zst rewritten with other bytes reads its new content"
+
+# An image file that merely looks like a copy (…/seekable/<name>.zst) and is damaged after indexing
+# is the image's problem: the index is marked stale and the file is never removed.
+mkdir -p "$T/rt/seekable"
+seq 1 3000000 >"$T/rf/nums"
+tar -C "$T/rf" --owner=0 --group=0 --mtime=@0 -cf - nums | zstd -q -c >"$T/rt/seekable/root.tar.zst"
+"$STRATA" index -q "$T/rt/seekable/root.tar.zst" --index "$T/rt/idx.db" --span $SPAN >/dev/null 2>&1
+half=$(($(stat -c %s "$T/rt/seekable/root.tar.zst") / 2))
+printf 'XXXXXXXX' | dd of="$T/rt/seekable/root.tar.zst" bs=1 seek=$half conv=notrunc 2>/dev/null
+"$STRATA" cat "$T/rt/idx.db" /nums >/dev/null 2>"$T/rt/err"; r=$?
+ok "$([ $r != 0 ] && [ -f "$T/rt/seekable/root.tar.zst" ] && [ -f "$T/rt/idx.db.stale" ]; echo $?)" \
+	"a damaged image file named like a copy: read fails, the index is marked stale, the file stays"
 
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
 	skip "mount tests" "no FUSE"
@@ -117,6 +130,9 @@ cp "$c2" "$want1.tmp.1.1.built"
 cp "$c2" "$want1.tmp.999999.1"
 cmp -s "$T/mnt/big" "$T/src1/big"; ok $? "with leftover temporaries beside it, the copy is built and reads right"
 ok "$([ -f "$want1" ] && zstd -dc "$want1" | cmp -s - "$T/L1.tar"; echo $?)" "the copy built is the layer's, not the leftover"
+ok "$([ ! -e "$want1.tmp.999999.1" ] && [ -e "$want1.tmp.1.1.built" ]; echo $?)" \
+	"the build removed the temporary of a dead process and kept the live one's"
+rm -f "$want1.tmp.1.1.built"
 sumount "$T/mnt"
 rm -f "$want1".tmp.*
 
