@@ -36,6 +36,9 @@
 #define PREFETCH_QUEUE 8
 #define SPAN_POOL 3
 #define SPAN_ROUND ((size_t)1 << 20)
+/* Larger buffers (odd spans: big zstd frames, a large --span) are freed, not pooled, so the pool
+ * never pins more than SPAN_POOL * SPAN_POOL_MAX outside the cache budget. */
+#define SPAN_POOL_MAX ((size_t)10 << 20)
 
 struct span_ent {
 	uint64_t src_id;
@@ -123,7 +126,7 @@ static void span_buf_put_locked(unsigned char *p, size_t cap)
 {
 	if (!p)
 		return;
-	if (span_pool_n < SPAN_POOL) {
+	if (span_pool_n < SPAN_POOL && cap <= SPAN_POOL_MAX) {
 		span_pool[span_pool_n].p = p;
 		span_pool[span_pool_n++].cap = cap;
 		return;
