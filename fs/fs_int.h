@@ -56,6 +56,8 @@ struct fs_mount {
 	uint64_t index_size;
 	struct timespec mounted_at;
 	struct fs_dir_cache *dirs; /* recent directory listings (op_dir.c) */
+	struct fuse_session *se;   /* set before serving (prefetch.c stores pages through it) */
+	struct fs_prefetch *prefetch; /* the page-cache push worker (prefetch.c), or NULL */
 	FILE *log;              /* stderr or -o log=PATH */
 	pthread_mutex_t log_lock;
 	int ready_fd;
@@ -128,12 +130,31 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* A regular file of a listing: its inode and size. */
+struct fs_dir_file {
+	fuse_ino_t ino;
+	uint64_t size;
+};
+/* Finds regular file ino in a cached listing and copies into out (at most max) the regular files
+ * that follow it there, of 1..max_size bytes, max_bytes together, skipping those a previous call
+ * returned already (a per-listing cursor). Returns how many; 0 when ino is in no cached listing. */
+size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file *out, size_t max,
+			 uint64_t max_size, uint64_t max_bytes);
 
 /* op_read.c */
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* prefetch.c: after a read at offset 0 of a file, a worker thread pushes the data of the next
+ * small files of its directory into the kernel's page cache (fuse_lowlevel_notify_store). */
+/* Starts the worker for m (m->se set). Failure only means no prefetch. */
+void fs_prefetch_start(struct fs_mount *m);
+/* Stops and joins the worker, dropping queued work; call before the session is destroyed. */
+void fs_prefetch_stop(struct fs_mount *m);
+/* Queues the small files after ino in its listing (call after replying; never blocks on I/O). */
+void fs_prefetch_kick(struct fs_mount *m, fuse_ino_t ino);
 
 /* op_xattr.c */
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);

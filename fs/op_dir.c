@@ -36,6 +36,16 @@ struct fs_dir {
 	char *names;  /* every name, one after the other */
 	size_t names_len, names_cap;
 	uint64_t used; /* cache clock at the last use (LRU) */
+	size_t seen;   /* position of the last file fs_dir_next_files found here (search hint) */
+	size_t pushed; /* positions below this were handed to prefetch already (prefetch.c) */
+};
+
+/* Parents of regular files seen in listings, for prefetch (fs_dir_next_files): a lossy table
+ * indexed by a hash of the file's inode, the newest listing winning a slot (1 MiB). */
+#define FS_DIR_PARENTS 65536
+
+struct fs_dir_parent {
+	fuse_ino_t ino, parent;
 };
 
 struct fs_dir_cache {
@@ -43,7 +53,13 @@ struct fs_dir_cache {
 	uint64_t clock;
 	size_t bytes; /* dir_bytes of the cached listings */
 	struct fs_dir *slot[FS_DIR_CACHE_SLOTS];
+	struct fs_dir_parent parents[FS_DIR_PARENTS];
 };
+
+static size_t parent_slot(fuse_ino_t ino)
+{
+	return (size_t)((ino * UINT64_C(0x9e3779b97f4a7c15)) >> 48) % FS_DIR_PARENTS;
+}
 
 static bool fs_no_opendir; /* atomic: set once by init */
 
@@ -205,6 +221,9 @@ static struct fs_dir *cache_insert_locked(struct fs_dir_cache *c, struct fs_dir 
 	victim = cache_victim_locked(c, false);
 	if (c->slot[victim])
 		cache_drop_locked(c, victim);
+	for (size_t i = 2; i < d->n; i++)
+		if (S_ISREG(d->e[i].st.st_mode))
+			c->parents[parent_slot(d->e[i].st.st_ino)] = (struct fs_dir_parent){d->e[i].st.st_ino, d->ino};
 	d->used = ++c->clock;
 	c->slot[victim] = d;
 	c->bytes += bytes;
@@ -308,4 +327,86 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	(void)fi;
 	fuse_reply_err(req, 0);
+}
+
+/* Position of regular file ino in d, looked for near d->seen first (a reader goes down a listing
+ * in order), or d->n. Lock held. */
+static size_t dir_find_locked(const struct fs_dir *d, fuse_ino_t ino, bool full)
+{
+	size_t from = d->seen < d->n ? d->seen : 0;
+	for (size_t i = from, k = 0; i < d->n && k < 64; i++, k++)
+		if (d->e[i].st.st_ino == ino)
+			return i;
+	if (full)
+		for (size_t i = 2; i < d->n; i++)
+			if (d->e[i].st.st_ino == ino)
+				return i;
+	return d->n;
+}
+
+/* The cached listing holding regular file ino into *pos, or NULL. Lock held. */
+static struct fs_dir *cache_find_file_locked(struct fs_dir_cache *c, fuse_ino_t ino, size_t *pos)
+{
+	const struct fs_dir_parent *p = &c->parents[parent_slot(ino)];
+	if (p->ino == ino) {
+		for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++)
+			if (c->slot[i] && c->slot[i]->ino == p->parent) {
+				if ((*pos = dir_find_locked(c->slot[i], ino, true)) < c->slot[i]->n)
+					return c->slot[i];
+				break;
+			}
+	}
+	return NULL;
+}
+
+size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file *out, size_t max,
+			 uint64_t max_size, uint64_t max_bytes)
+{
+	struct fs_dir_cache *c = m->dirs;
+	size_t got = 0, pos = 0;
+	pthread_mutex_lock(&c->lock);
+	struct fs_dir *d = cache_find_file_locked(c, ino, &pos);
+	fuse_ino_t parent = c->parents[parent_slot(ino)].ino == ino ? c->parents[parent_slot(ino)].parent : 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!d && !parent)
+		return 0;
+	if (!d) { /* listed once, since dropped from the cache: list it again */
+		struct fs_dir *built = NULL;
+		if (dir_build(m, parent, &built))
+			return 0;
+		pthread_mutex_lock(&c->lock);
+		cache_insert_locked(c, built);
+		d = cache_find_file_locked(c, ino, &pos);
+		if (!d) {
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+	} else {
+		pthread_mutex_lock(&c->lock);
+		/* d may have been dropped meanwhile: find it again */
+		if (!(d = cache_find_file_locked(c, ino, &pos))) {
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+	}
+	d->seen = pos;
+	size_t i = pos + 1 > d->pushed ? pos + 1 : d->pushed;
+	uint64_t bytes = 0;
+	if (i > pos + 1 + 4 * max) /* the cursor is far ahead of this reader already */
+		i = d->n;
+	for (size_t k = 0; i < d->n && k < 4 * max && got < max; i++, k++) {
+		const struct stat *st = &d->e[i].st;
+		if (!S_ISREG(st->st_mode) || st->st_size <= 0 || (uint64_t)st->st_size > max_size)
+			continue;
+		if (bytes + (uint64_t)st->st_size > max_bytes)
+			break;
+		bytes += (uint64_t)st->st_size;
+		out[got].ino = st->st_ino;
+		out[got].size = (uint64_t)st->st_size;
+		got++;
+	}
+	if (i > d->pushed)
+		d->pushed = i;
+	pthread_mutex_unlock(&c->lock);
+	return got;
 }

@@ -102,10 +102,14 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	}
 	cleanup_free char *buf = xmalloc(size ? size : 1);
 	ssize_t n = fs_do_read(m, fh, buf, size, off);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		return;
+	}
+	fuse_reply_buf(req, buf, (size_t)n);
+	/* A reader starting a file: push the next small files of its directory (prefetch.c). */
+	if (off == 0 && n > 0 && fh > 0)
+		fs_prefetch_kick(m, ino);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
