@@ -223,7 +223,8 @@ static struct fs_dir *cache_insert_locked(struct fs_dir_cache *c, struct fs_dir 
 		cache_drop_locked(c, victim);
 	for (size_t i = 2; i < d->n; i++)
 		if (S_ISREG(d->e[i].st.st_mode))
-			c->parents[parent_slot(d->e[i].st.st_ino)] = (struct fs_dir_parent){d->e[i].st.st_ino, d->ino};
+			c->parents[parent_slot(d->e[i].st.st_ino)] =
+				(struct fs_dir_parent){d->e[i].st.st_ino, d->ino};
 	d->used = ++c->clock;
 	c->slot[victim] = d;
 	c->bytes += bytes;

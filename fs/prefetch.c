@@ -2,17 +2,18 @@
  *
  * A reader that copies a tree (tar -c, cp -r) reads the files of a directory in listing order,
  * and every small file costs it a READ round trip, most of it spent waking threads. When a READ
- * at offset 0 of a regular file is answered, fs_prefetch_kick looks the file up in the cached
- * listings (op_dir.c) and queues it; one worker thread then finds the next small regular files after it in
- * its directory's listing (op_dir.c lists the directory again if it left the cache; at most
- * PREFETCH_FILES files of at most PREFETCH_MAX_SIZE bytes, PREFETCH_MAX_BYTES together; a cursor
- * per listing keeps a file from being pushed twice), reads each whole and stores it at offset 0 with fuse_lowlevel_notify_store, so the reader's next opens
- * find their pages cached and send no READ.
+ * at offset 0 of a regular file is answered, fs_prefetch_kick queues the file; one worker thread
+ * then finds the next small regular files after it in its directory's listing (op_dir.c lists
+ * the directory again if it left the cache; at most PREFETCH_FILES files of at most
+ * PREFETCH_MAX_SIZE bytes, PREFETCH_MAX_BYTES together; a cursor per listing keeps a file from
+ * being pushed twice), reads each whole and stores it at offset 0 with
+ * fuse_lowlevel_notify_store, so the reader's next opens find their pages cached and send no READ.
  *
- * Bounds and safety: the queue holds PREFETCH_QUEUE kicks; a kick that finds it full is dropped. The worker holds no lock that a request handler takes while it reads or stores (the
- * store may wait on a page the kernel has locked for a READ another worker thread answers). The
- * kernel answers -ENOENT for an inode it forgot (or never saw): ignored. fs_prefetch_stop joins
- * the worker before the session is destroyed, dropping whatever is still queued. */
+ * Bounds and safety: the queue holds PREFETCH_QUEUE kicks; a kick that finds it full is dropped.
+ * The worker holds no lock that a request handler takes while it reads or stores (the store may
+ * wait on a page the kernel has locked for a READ another worker thread answers). The kernel
+ * answers -ENOENT for an inode it forgot (or never saw): ignored. fs_prefetch_stop joins the
+ * worker before the session is destroyed, dropping whatever is still queued. */
 #include "fs_int.h"
 
 #include <errno.h>
@@ -43,7 +44,8 @@ static void prefetch_one(struct fs_mount *m, const struct fs_dir_file *f, char *
 	cleanup_err struct strata_err *err = NULL;
 	size_t done = 0;
 	while (done < f->size) {
-		ssize_t r = index_db_read(m->db, n.data_entry_id, buf + done, (size_t)f->size - done, done, &err);
+		ssize_t r =
+		    index_db_read(m->db, n.data_entry_id, buf + done, (size_t)f->size - done, done, &err);
 		if (r <= 0)
 			return; /* the READ that follows reports the error */
 		done += (size_t)r;
@@ -69,7 +71,8 @@ static void *prefetch_main(void *arg)
 		p->count--;
 		pthread_mutex_unlock(&p->lock);
 		struct fs_dir_file next[PREFETCH_FILES];
-		size_t n = fs_dir_next_files(m, ino, next, PREFETCH_FILES, PREFETCH_MAX_SIZE, PREFETCH_MAX_BYTES);
+		size_t n =
+		    fs_dir_next_files(m, ino, next, PREFETCH_FILES, PREFETCH_MAX_SIZE, PREFETCH_MAX_BYTES);
 		for (size_t i = 0; i < n && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE); i++)
 			prefetch_one(m, &next[i], buf);
 		pthread_mutex_lock(&p->lock);
