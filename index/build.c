@@ -4,10 +4,8 @@
  * run trusts (a later run removes the dead run's temporary files). */
 #include "index_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,26 +79,6 @@ static char *image_identity(const char *path, const struct overlay_select *sel, 
 			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)st.st_dev,
 			 (unsigned long long)st.st_ino, (long long)st2.st_size, (long long)st2.st_mtim.tv_sec,
 			 st2.st_mtim.tv_nsec, sel && sel->platform ? sel->platform : "", sel && sel->ref ? sel->ref : "");
-}
-
-/* Removes temporary files of runs that died: "<name>.tmp.<pid>[.…]" whose pid is gone. */
-static void remove_stale_temps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		const char *t = strstr(de->d_name, ".tmp.");
-		if (!t)
-			continue;
-		long pid = strtol(t + 5, NULL, 10);
-		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
 }
 
 static char *meta_get(sqlite3 *db, const char *key)
@@ -343,15 +321,15 @@ int index_build(const char *image_path, const struct index_build_opts *opts, str
 		strcpy(idx_dir, ".");
 	if (!opts->force && index_reusable(path, identity, opts->rules_hash ? opts->rules_hash : "", sum)) {
 		/* A run killed while rebuilding left its temporary behind: reuse removes it too. */
-		remove_stale_temps(idx_dir);
+		strata_remove_dead_temps(idx_dir, NULL);
 		sum->reused = true;
 		sum->seconds = now_seconds() - t0;
 		return 0;
 	}
 	if ((slash && mkdir_p(idx_dir, err) < 0) || mkdir_p(seek_dir, err) < 0)
 		return strata_err_wrap(err, "cache");
-	remove_stale_temps(idx_dir);
-	remove_stale_temps(seek_dir);
+	strata_remove_dead_temps(idx_dir, NULL);
+	strata_remove_dead_temps(seek_dir, NULL);
 
 	struct overlay_image *img = overlay_image_open(image_path, &opts->select, err);
 	if (!img)

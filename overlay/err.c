@@ -1,7 +1,9 @@
 /* overlay/err.c — the error object shared by every module, and abort-on-OOM allocators. */
 #include "overlay.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -133,4 +135,26 @@ void strata_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+void strata_remove_dead_temps(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t plen = prefix ? strlen(prefix) : 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *t = prefix ? (strncmp(de->d_name, prefix, plen) == 0 ? de->d_name + plen : NULL)
+				       : strstr(de->d_name, ".tmp.");
+		if (!t || strncmp(t, ".tmp.", 5) != 0)
+			continue;
+		long pid = strtol(t + 5, NULL, 10);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		unlink(p);
+		free(p);
+	}
+	closedir(d);
 }

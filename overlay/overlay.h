@@ -67,6 +67,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Hex helpers. out must hold 2*n+1 bytes. */
 void strata_hex(const unsigned char *in, size_t n, char *out);
 
+/* Removes, in dir, the temporaries of runs that died: names "<prefix>.tmp.<pid>[.…]" (prefix NULL:
+ * any name holding ".tmp.<pid>") whose process is gone. Those of live processes stay. */
+void strata_remove_dead_temps(const char *dir, const char *prefix);
+
 /* Cleanup attributes with explicit steal (bubblewrap/crun style). */
 static inline void strata_freep(void *p) { free(*(void **)p); }
 static inline void strata_closep(int *fd) { if (*fd >= 0) close(*fd); }

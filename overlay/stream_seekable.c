@@ -29,10 +29,8 @@
  * <copy>.tmp.<pid>.…) are removed by the next build once their process is gone. */
 #include "overlay_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 
 #define SEEK_SKIPPABLE_MAGIC 0x184D2A5Eu
@@ -173,30 +171,6 @@ static enum build_fail build_blob_fail(const struct strata_err *e)
 											 : BUILD_BLOB_UNREADABLE;
 }
 
-/* Removes temporaries of path's builds whose process is gone (<base>.tmp.<pid>.…, a build killed
- * midway); those of live processes, this one's included, are left alone. */
-static void seekable_remove_dead_temps(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-	cleanup_free char *prefix = xasprintf("%s.tmp.", slash ? slash + 1 : path);
-	size_t plen = strlen(prefix);
-	DIR *d = opendir(slash == path ? "/" : dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, prefix, plen) != 0)
-			continue;
-		long pid = strtol(de->d_name + plen, NULL, 10);
-		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", slash == path ? "" : dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-}
-
 /* Streams blob into a new copy at path (tmp name, then rename), checking its sha256 and size.
  * On failure *why says whose fault it is (see enum build_fail). */
 static int seekable_build(struct overlay_source *blob, const char *path, uint64_t span, const unsigned char sha[32],
@@ -309,7 +283,11 @@ static enum seek_state seek_run(struct overlay_source *blob, const char *path, u
 		return SEEK_IDLE;
 	}
 	strata_err_free(steal_pointer(&e));
-	seekable_remove_dead_temps(path);
+	{ /* builds killed midway left <copy>.tmp.<pid>…: remove those whose process is gone */
+		const char *slash = strrchr(path, '/');
+		cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+		strata_remove_dead_temps(*dir ? dir : "/", slash ? slash + 1 : path);
+	}
 	enum build_fail why = BUILD_COPY_UNWRITABLE;
 	pthread_mutex_lock(&seek_mu);
 	seek_builds++;
