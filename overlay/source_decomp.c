@@ -542,23 +542,30 @@ static bool span_cacheable(const struct overlay_source *s, size_t i)
 	return span_len_cacheable(span_end(s->map, i) - s->map->pts[i].uoff);
 }
 
+/* Decodes span i of s into e, a placeholder this thread claimed, and publishes it (or its failure:
+ * waiters then decode it themselves and meet the error). */
+static int span_fill(struct overlay_source *s, size_t i, struct span_ent *e, struct strata_err **err)
+{
+	size_t slen = (size_t)(span_end(s->map, i) - s->map->pts[i].uoff), cap = 0;
+	unsigned char *data = span_buf_get(slen, &cap);
+	if (span_decode(s, i, data, slen, err) < 0) {
+		free(data);
+		cache_complete(e, NULL, 0, 0);
+		return -1;
+	}
+	cache_complete(e, data, slen, cap);
+	return 0;
+}
+
 /* Decodes span idx of s into the LRU unless it is there or on its way; errors are dropped (a
  * reader reaching the span decodes it itself and meets the error). */
 static void prefetch_run(struct overlay_source *s, size_t idx)
 {
-	const struct overlay_seekmap *m = s->map;
 	struct span_ent *e = cache_claim(s->id, idx);
 	if (!e)
 		return;
-	size_t slen = (size_t)(span_end(m, idx) - m->pts[idx].uoff), cap = 0;
-	unsigned char *data = span_buf_get(slen, &cap);
 	cleanup_err struct strata_err *err = NULL;
-	if (span_decode(s, idx, data, slen, &err) < 0) {
-		free(data);
-		cache_complete(e, NULL, 0, 0);
-	} else {
-		cache_complete(e, data, slen, cap);
-	}
+	(void)span_fill(s, idx, e, &err);
 	cache_release(e);
 }
 
@@ -671,16 +678,9 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 				prefetch_after(s, i);
 			bool fill = false;
 			struct span_ent *e = cache_acquire(s->id, i, &fill);
-			if (fill) {
-				size_t slen = (size_t)(end - start), cap = 0;
-				unsigned char *data = span_buf_get(slen, &cap);
-				if (span_decode(s, i, data, slen, err) < 0) {
-					free(data);
-					cache_complete(e, NULL, 0, 0);
-					cache_release(e);
-					goto fail;
-				}
-				cache_complete(e, data, slen, cap);
+			if (fill && span_fill(s, i, e, err) < 0) {
+				cache_release(e);
+				goto fail;
 			}
 			memcpy(dst + done, e->data + (o - start), want);
 			cache_release(e);

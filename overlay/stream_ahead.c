@@ -52,11 +52,7 @@ static void *ahead_main(void *arg)
 		bool end = false;
 		while (len < AHEAD_CHUNK) {
 			ssize_t r = overlay_stream_decode(st, a->bufs[slot] + len, AHEAD_CHUNK - len, &e);
-			if (r < 0) {
-				end = true;
-				break;
-			}
-			if (r == 0) { /* only at the end of the stream */
+			if (r <= 0) { /* an error (in e), or the end of the stream */
 				end = true;
 				break;
 			}
