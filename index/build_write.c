@@ -143,7 +143,9 @@ static int write_rec(struct writer *w, const struct index_rec *r, struct strata_
 	return 0;
 }
 
-/* Inserts one source row (and, for a decomp source, its access points); returns its id. */
+/* Inserts one source row (and, for a decomp source, its access points); returns its id. path and
+ * len: a file's path (made absolute; it must exist), a range's window, or for a decomp source that
+ * gets a lazy seekable copy the copy's path (it need not exist yet) and frame size. */
 static int64_t write_source_row(struct writer *w, enum overlay_source_kind kind, int64_t base, const char *path,
 				uint64_t off, uint64_t len, const struct overlay_seekmap *map, struct strata_err **err)
 {
@@ -154,16 +156,18 @@ static int64_t write_source_row(struct writer *w, enum overlay_source_kind kind,
 	if (base)
 		sqlite3_bind_int64(st, 2, base);
 	/* Absolute, so a mount started from another directory finds the blobs again. */
-	cleanup_free char *real = path ? realpath(path, NULL) : NULL;
-	if (path && !real)
+	cleanup_free char *real = kind == OVERLAY_SRC_FILE && path ? realpath(path, NULL) : NULL;
+	if (kind == OVERLAY_SRC_FILE && path && !real)
 		return strata_err_sys(err, "%s", path);
-	bind_text_or_null(st, 3, real);
+	bind_text_or_null(st, 3, kind == OVERLAY_SRC_FILE ? real : path);
 	/* A file's size as indexed: the reader marks the index stale when it differs (issue 8). */
 	struct stat fst;
 	if (kind == OVERLAY_SRC_FILE && real && stat(real, &fst) == 0)
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)fst.st_size);
 	if (kind == OVERLAY_SRC_RANGE) {
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)off);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
+	} else if (kind == OVERLAY_SRC_DECOMP && path) {
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
 	}
 	if (map) {
@@ -216,38 +220,19 @@ static int64_t write_source(struct writer *w, const struct overlay_source *s, st
 	return id;
 }
 
-/* The decomp row of a zstd layer that needs a seekable copy, built on first random access: over
- * the blob, with the blob's own access points, path = where the copy goes (it need not exist),
- * len = the copy's frame size (the span). The reader hands these to overlay_zstd_seekable_open. */
-static int64_t write_lazy_copy_row(struct writer *w, int64_t blob, const char *copy,
-				   const struct overlay_seekmap *map, struct strata_err **err)
-{
-	int64_t id = write_source_row(w, OVERLAY_SRC_DECOMP, blob, NULL, 0, 0, map, err);
-	if (id < 0)
-		return -1;
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	if (index_sql_prepare(w->b->db, "UPDATE source SET path = ?, len = ? WHERE id = ?", &st, err) < 0)
-		return -1;
-	uint64_t span = w->b->opts->span ? w->b->opts->span : (uint64_t)4 << 20;
-	sqlite3_bind_text(st, 1, copy, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)span);
-	sqlite3_bind_int64(st, 3, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return strata_err_set(err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(w->b->db));
-	return id;
-}
-
 /* The recipe of a layer's uncompressed tar: the blob itself when raw, else a decomp source over the
- * blob with the access points just found (for a single-frame zstd blob, a lazy seekable copy). */
+ * blob with the access points just found. A single-frame zstd blob's row also holds where its
+ * seekable copy goes (path, built on first random access) and the copy's frame size (len, the
+ * span); the reader hands these to overlay_zstd_seekable_open. */
 static int64_t write_layer_sources(struct writer *w, const struct overlay_layer_info *li,
 				   const struct index_layer_result *res, struct strata_err **err)
 {
 	int64_t blob = write_source(w, li->blob, err);
 	if (blob < 0 || !res->map)
 		return blob;
-	if (res->seekable_copy)
-		return write_lazy_copy_row(w, blob, res->seekable_copy, res->map, err);
-	return write_source_row(w, OVERLAY_SRC_DECOMP, blob, NULL, 0, 0, res->map, err);
+	uint64_t span = w->b->opts->span ? w->b->opts->span : (uint64_t)4 << 20;
+	return write_source_row(w, OVERLAY_SRC_DECOMP, blob, res->seekable_copy, 0, res->seekable_copy ? span : 0,
+				res->map, err);
 }
 
 static void digest_str(const unsigned char sha[32], char out[72])
