@@ -56,7 +56,6 @@ struct fs_mount {
 	uint64_t index_size;
 	struct timespec mounted_at;
 	struct fs_dir_cache *dirs; /* recent directory listings (op_dir.c) */
-	struct fuse_session *se;   /* set before serving (prefetch.c stores pages through it) */
 	struct fs_prefetch *prefetch; /* the page-cache push worker (prefetch.c), or NULL */
 	FILE *log;              /* stderr or -o log=PATH */
 	pthread_mutex_t log_lock;
@@ -133,6 +132,7 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* A regular file of a listing: its inode and size. */
 struct fs_dir_file {
 	fuse_ino_t ino;
+	int64_t data; /* its data entry, for index_db_read */
 	uint64_t size;
 };
 /* Finds regular file ino in a cached listing and copies into out (at most max) the regular files
@@ -149,11 +149,12 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* prefetch.c: after a read at offset 0 of a file, a worker thread pushes the data of the next
  * small files of its directory into the kernel's page cache (fuse_lowlevel_notify_store). */
-/* Starts the worker for m (m->se set). Failure only means no prefetch. */
-void fs_prefetch_start(struct fs_mount *m);
+/* Starts the worker for m, storing pages through se. Failure only means no prefetch. */
+void fs_prefetch_start(struct fs_mount *m, struct fuse_session *se);
 /* Stops and joins the worker, dropping queued work; call before the session is destroyed. */
 void fs_prefetch_stop(struct fs_mount *m);
-/* Queues the small files after ino in its listing (call after replying; never blocks on I/O). */
+/* Queues the small files after ino in its listing (call after replying; never blocks on I/O).
+ * ino: a regular file of the image (not a reserved /.audit file: those have no listing here). */
 void fs_prefetch_kick(struct fs_mount *m, fuse_ino_t ino);
 
 /* op_xattr.c */

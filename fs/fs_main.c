@@ -122,8 +122,7 @@ static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *
 		strata_err_set(err, STRATA_EIO, "%s: mount failed (is /dev/fuse usable?)", o->mountpoint);
 		goto out_signals;
 	}
-	m->se = se;
-	fs_prefetch_start(m);
+	fs_prefetch_start(m, se);
 	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
 	int lrc = fuse_session_loop_mt(se, &cfg);
 	fs_prefetch_stop(m);

@@ -26,6 +26,7 @@
 
 struct fs_dirent {
 	size_t name;  /* offset of the NUL-terminated name in fs_dir.names */
+	int64_t data; /* the node's data entry (index_node.data_entry_id), 0: none or not an image node */
 	struct stat st;
 };
 
@@ -98,6 +99,7 @@ static int dir_add(void *ctx, const char *name, const struct stat *st)
 	}
 	memcpy(d->names + d->names_len, name, len);
 	d->e[d->n].name = d->names_len;
+	d->e[d->n].data = 0;
 	d->e[d->n].st = *st;
 	d->names_len += len;
 	d->n++;
@@ -116,7 +118,10 @@ static int dir_add_node(void *ctx, const char *name, const struct index_node *n,
 	struct dir_fill *f = ctx;
 	struct stat st;
 	fs_stat_from_node(f->m, f->tag, n, &st);
-	return dir_add(f->d, name, &st);
+	int rc = dir_add(f->d, name, &st);
+	if (rc == 0)
+		f->d->e[f->d->n - 1].data = n->data_entry_id;
+	return rc;
 }
 
 /* Builds the listing of directory ino: ".", "..", then the children in the index's order (byte
@@ -331,32 +336,33 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* Position of regular file ino in d, looked for near d->seen first (a reader goes down a listing
- * in order), or d->n. Lock held. */
-static size_t dir_find_locked(const struct fs_dir *d, fuse_ino_t ino, bool full)
+ * in order), then everywhere; d->n when absent. Lock held. */
+static size_t dir_find_locked(const struct fs_dir *d, fuse_ino_t ino)
 {
 	size_t from = d->seen < d->n ? d->seen : 0;
 	for (size_t i = from, k = 0; i < d->n && k < 64; i++, k++)
 		if (d->e[i].st.st_ino == ino)
 			return i;
-	if (full)
-		for (size_t i = 2; i < d->n; i++)
-			if (d->e[i].st.st_ino == ino)
-				return i;
+	for (size_t i = 2; i < d->n; i++)
+		if (d->e[i].st.st_ino == ino)
+			return i;
 	return d->n;
+}
+
+/* The directory that listed regular file ino last (0: unknown). Lock held. */
+static fuse_ino_t parent_of_locked(const struct fs_dir_cache *c, fuse_ino_t ino)
+{
+	const struct fs_dir_parent *p = &c->parents[parent_slot(ino)];
+	return p->ino == ino ? p->parent : 0;
 }
 
 /* The cached listing holding regular file ino into *pos, or NULL. Lock held. */
 static struct fs_dir *cache_find_file_locked(struct fs_dir_cache *c, fuse_ino_t ino, size_t *pos)
 {
-	const struct fs_dir_parent *p = &c->parents[parent_slot(ino)];
-	if (p->ino == ino) {
-		for (size_t i = 0; i < FS_DIR_CACHE_SLOTS; i++)
-			if (c->slot[i] && c->slot[i]->ino == p->parent) {
-				if ((*pos = dir_find_locked(c->slot[i], ino, true)) < c->slot[i]->n)
-					return c->slot[i];
-				break;
-			}
-	}
+	fuse_ino_t parent = parent_of_locked(c, ino);
+	for (size_t i = 0; parent && i < FS_DIR_CACHE_SLOTS; i++)
+		if (c->slot[i] && c->slot[i]->ino == parent)
+			return (*pos = dir_find_locked(c->slot[i], ino)) < c->slot[i]->n ? c->slot[i] : NULL;
 	return NULL;
 }
 
@@ -367,24 +373,14 @@ size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file 
 	size_t got = 0, pos = 0;
 	pthread_mutex_lock(&c->lock);
 	struct fs_dir *d = cache_find_file_locked(c, ino, &pos);
-	fuse_ino_t parent = c->parents[parent_slot(ino)].ino == ino ? c->parents[parent_slot(ino)].parent : 0;
-	pthread_mutex_unlock(&c->lock);
-	if (!d && !parent)
-		return 0;
-	if (!d) { /* listed once, since dropped from the cache: list it again */
+	if (!d) { /* listed once, since dropped from the cache: list it again (outside the lock) */
+		fuse_ino_t parent = parent_of_locked(c, ino);
+		pthread_mutex_unlock(&c->lock);
 		struct fs_dir *built = NULL;
-		if (dir_build(m, parent, &built))
+		if (!parent || dir_build(m, parent, &built))
 			return 0;
 		pthread_mutex_lock(&c->lock);
 		cache_insert_locked(c, built);
-		d = cache_find_file_locked(c, ino, &pos);
-		if (!d) {
-			pthread_mutex_unlock(&c->lock);
-			return 0;
-		}
-	} else {
-		pthread_mutex_lock(&c->lock);
-		/* d may have been dropped meanwhile: find it again */
 		if (!(d = cache_find_file_locked(c, ino, &pos))) {
 			pthread_mutex_unlock(&c->lock);
 			return 0;
@@ -396,14 +392,16 @@ size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file 
 	if (i > pos + 1 + 4 * max) /* the cursor is far ahead of this reader already */
 		i = d->n;
 	for (size_t k = 0; i < d->n && k < 4 * max && got < max; i++, k++) {
-		const struct stat *st = &d->e[i].st;
-		if (!S_ISREG(st->st_mode) || st->st_size <= 0 || (uint64_t)st->st_size > max_size)
+		const struct fs_dirent *de = &d->e[i];
+		if (!S_ISREG(de->st.st_mode) || de->data <= 0 || de->st.st_size <= 0 ||
+		    (uint64_t)de->st.st_size > max_size)
 			continue;
-		if (bytes + (uint64_t)st->st_size > max_bytes)
+		if (bytes + (uint64_t)de->st.st_size > max_bytes)
 			break;
-		bytes += (uint64_t)st->st_size;
-		out[got].ino = st->st_ino;
-		out[got].size = (uint64_t)st->st_size;
+		bytes += (uint64_t)de->st.st_size;
+		out[got].ino = de->st.st_ino;
+		out[got].data = de->data;
+		out[got].size = (uint64_t)de->st.st_size;
 		got++;
 	}
 	if (i > d->pushed)

@@ -29,6 +29,7 @@ struct fs_prefetch {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool stop;
+	struct fuse_session *se; /* the pages are stored through it */
 	size_t head, count; /* ring of the files whose READ kicked */
 	fuse_ino_t q[PREFETCH_QUEUE];
 };
@@ -36,23 +37,12 @@ struct fs_prefetch {
 /* Reads regular file f whole (its size as listed) and stores it in the kernel's page cache. */
 static void prefetch_one(struct fs_mount *m, const struct fs_dir_file *f, char *buf)
 {
-	struct stat st;
-	struct index_node n;
-	if (fs_do_getattr(m, f->ino, &st, &n) != 0 || !S_ISREG(st.st_mode) || n.data_entry_id <= 0 ||
-	    (uint64_t)st.st_size != f->size)
-		return;
 	cleanup_err struct strata_err *err = NULL;
-	size_t done = 0;
-	while (done < f->size) {
-		ssize_t r =
-		    index_db_read(m->db, n.data_entry_id, buf + done, (size_t)f->size - done, done, &err);
-		if (r <= 0)
-			return; /* the READ that follows reports the error */
-		done += (size_t)r;
-	}
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(done);
+	if (index_db_read(m->db, f->data, buf, (size_t)f->size, 0, &err) != (ssize_t)f->size)
+		return; /* the READ that follows reports the error */
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t)f->size);
 	bv.buf[0].mem = buf;
-	(void)fuse_lowlevel_notify_store(m->se, f->ino, 0, &bv, 0);
+	(void)fuse_lowlevel_notify_store(m->prefetch->se, f->ino, 0, &bv, 0);
 }
 
 static void *prefetch_main(void *arg)
@@ -82,9 +72,10 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-void fs_prefetch_start(struct fs_mount *m)
+void fs_prefetch_start(struct fs_mount *m, struct fuse_session *se)
 {
 	struct fs_prefetch *p = xcalloc(1, sizeof(*p));
+	p->se = se;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	m->prefetch = p;
@@ -115,7 +106,7 @@ void fs_prefetch_stop(struct fs_mount *m)
 void fs_prefetch_kick(struct fs_mount *m, fuse_ino_t ino)
 {
 	struct fs_prefetch *p = m->prefetch;
-	if (!p || fs_ino_tag(ino) == FS_TAG_META)
+	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	if (p->count < PREFETCH_QUEUE) { /* else dropped: the worker is behind */
