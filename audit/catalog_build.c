@@ -32,10 +32,12 @@ static void vis_clear(struct vis_list *l)
 static int vis_load(sqlite3 *db, int view, struct vis_list *l, struct strata_err **err)
 {
 	sqlite3_stmt *st = NULL;
-	/* CROSS JOIN keeps the view's node rows as the outer loop (node has no index on data_entry). */
+	/* CROSS JOIN keeps the view's node rows as the outer loop (node has no index on data_entry).
+	 * No ORDER BY: the caller sorts the list by path (unique in a view), and an SQL sort would
+	 * copy every captured file's bytes through the sorter. */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT nd.path, c.data, c.layer FROM node nd CROSS JOIN captured c"
-			       " ON c.entry = nd.data_entry WHERE nd.view = ?1 ORDER BY nd.path",
+			       " ON c.entry = nd.data_entry WHERE nd.view = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return strata_err_set(err, STRATA_EIO, "catalog: %s", sqlite3_errmsg(db));
 	sqlite3_bind_int(st, 1, view);

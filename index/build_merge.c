@@ -83,10 +83,13 @@ static int store_view(sqlite3 *db, sqlite3_stmt *ins_view, sqlite3_stmt *ins_nod
 	return 0;
 }
 
-/* Feeds one layer's placeable entries (tar order) to a merge. */
+/* Feeds one layer's placeable entries (tar order) to a merge. The layer's rows are one range of
+ * the rowid (ids are (layer << 32) | seq): a range read, not a scan of every layer's entries (the
+ * entry indexes do not exist yet when the views are computed). */
 static int feed_layer(sqlite3 *db, sqlite3_stmt *sel, struct overlay_merge *m, int layer, struct strata_err **err)
 {
-	sqlite3_bind_int(sel, 1, layer);
+	sqlite3_bind_int64(sel, 1, INDEX_ENTRY_ID(layer, 0));
+	sqlite3_bind_int64(sel, 2, INDEX_ENTRY_ID(layer + 1, 0));
 	int rc;
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		struct overlay_merge_entry me = {
@@ -118,8 +121,8 @@ int index_merge_views(struct index_build *b, struct strata_err **err)
 {
 	sqlite3 *db = b->db;
 	cleanup_stmt sqlite3_stmt *sel = NULL, *ins_node = NULL, *ins_view = NULL, *ins_problem = NULL;
-	if (index_sql_prepare(db, "SELECT id, path, type, link_target FROM entry WHERE layer = ? AND path IS NOT NULL"
-				  " ORDER BY id", &sel, err) < 0 ||
+	if (index_sql_prepare(db, "SELECT id, path, type, link_target FROM entry WHERE id >= ? AND id < ?"
+				  " AND path IS NOT NULL ORDER BY id", &sel, err) < 0 ||
 	    index_sql_prepare(db, "INSERT OR REPLACE INTO node VALUES(?,?,?,?,?,?,?,?,?)", &ins_node, err) < 0 ||
 	    index_sql_prepare(db, "INSERT INTO view VALUES(?,?,?)", &ins_view, err) < 0 ||
 	    index_sql_prepare(db, "INSERT INTO problem(layer, entry, path, kind, message) VALUES(?,?,?,?,?)",

@@ -46,7 +46,10 @@ int overlay_stream_account(struct overlay_stream *st, const unsigned char *p, si
 {
 	if (n == 0)
 		return 0;
-	EVP_DigestUpdate(st->usha, p, n);
+	/* With a read-ahead thread the reader hashes what it takes (stream_ahead.c): the decoding
+	 * thread is the busier one of the two. */
+	if (!st->ahead)
+		EVP_DigestUpdate(st->usha, p, n);
 	st->uout += n;
 	if (st->max_ratio) {
 		uint64_t c = overlay_stream_coff(st), limit;

@@ -1,12 +1,17 @@
 /* overlay/stream_ahead.c — decoding a stream ahead of its reader on a thread of its own, so the
  * index pass of one layer uses two cores: this thread reads the compressed source, decompresses,
- * records access points and computes the blob and uncompressed-stream digests (diff_id); the
- * caller's thread parses the tar, hashes every file and runs the scanners on what it hands over.
+ * records access points and computes the blob digest; the caller's thread computes the
+ * uncompressed-stream digest (diff_id) of the bytes it takes, parses the tar, hashes every file and
+ * runs the scanners on what it hands over (decoding and the blob digest alone are about as much
+ * work as the rest: with the diff_id on the decoding side, a large layer's decoding thread was the
+ * one the whole pass waited for).
  * The layers of an image are often unbalanced (one large layer and a few small ones), so a
  * worker per layer alone leaves cores idle.
  *
  * Sharing: once overlay_stream_read_ahead started the thread, every field of the stream except
- * `ahead` belongs to the thread until it is joined (in overlay_stream_finish or overlay_stream_free);
+ * `ahead` and `usha` belongs to the thread until it is joined (in overlay_stream_finish or
+ * overlay_stream_free); `usha` is the reader's (overlay_stream_account leaves it alone when `ahead`
+ * is set);
  * the reader only takes filled chunks from the ring, under the ring's mutex. A chunk belongs to the
  * decoder while it fills it and to the reader from publication until the reader moves past it. */
 #include "overlay_int.h"
@@ -125,6 +130,7 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
 		unsigned char *src = a->bufs[a->head] + a->pos;
 		pthread_mutex_unlock(&a->mu);
 		memcpy(buf + done, src, take);
+		EVP_DigestUpdate(st->usha, buf + done, take); /* in order: the reader takes every byte once */
 		pthread_mutex_lock(&a->mu);
 		done += take;
 		a->pos += take;
