@@ -168,4 +168,13 @@ void fs_ops_set_readonly(struct fuse_lowlevel_ops *ops);
  * RELEASE for files (set by init when the kernel offers FUSE_CAP_NO_OPEN_SUPPORT). */
 void fs_read_set_no_open(bool on);
 
+/* serve_init.c: answering INIT before the worker threads start, and the mount's read-ahead */
+#define FS_READ_AHEAD_KB 1024u
+/* Processes the kernel's requests on this thread until *done is set (by the init callback) or
+ * the session ends. Returns 0, or -1 when receiving failed. */
+int fs_serve_until_init(struct fuse_session *se, const bool *done);
+/* Sets read_ahead_kb of the mount at mountpoint (its bdi in /sys/class/bdi) to kb, once INIT is
+ * answered. Sends no request to the mount. False when it could not (no /sys, no privilege). */
+bool fs_bdi_set_readahead(const char *mountpoint, unsigned kb);
+
 #endif

@@ -26,10 +26,12 @@ static void ready_report(struct fs_mount *m, const char *msg)
 	m->ready_fd = -1;
 }
 
+static bool fs_init_answered; /* atomic: set by fs_op_init */
+
 /* Called in the loop once the kernel's INIT is answered: from here on the mount answers. */
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fs_mount *m = userdata;
+	(void)userdata;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
@@ -40,7 +42,8 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	fs_read_set_no_open((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0);
 	fs_dir_set_no_opendir((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
-	ready_report(m, NULL);
+	/* fs_serve reports readiness once this INIT is answered (serve_init.c) */
+	__atomic_store_n(&fs_init_answered, true, __ATOMIC_RELEASE);
 }
 
 
@@ -122,6 +125,11 @@ static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *
 		strata_err_set(err, STRATA_EIO, "%s: mount failed (is /dev/fuse usable?)", o->mountpoint);
 		goto out_signals;
 	}
+	/* INIT on this thread, then 1 MiB read-ahead (serve_init.c), then the mount answers */
+	if (fs_serve_until_init(se, &fs_init_answered) == 0 && __atomic_load_n(&fs_init_answered, __ATOMIC_ACQUIRE)) {
+		fs_bdi_set_readahead(o->mountpoint, FS_READ_AHEAD_KB);
+		ready_report(m, NULL);
+	}
 	fs_prefetch_start(m, se);
 	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
 	int lrc = fuse_session_loop_mt(se, &cfg);
@@ -144,10 +152,10 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 	/* One glibc arena per FUSE worker thread kept freed span buffers resident in each (serving RSS
 	 * 176 MB on the 300 MB bench image); two arenas are enough for the few concurrent requests. */
 	mallopt(M_ARENA_MAX, 2);
-	/* 48 MiB of decoded spans: a tar of the gzip bench image decodes each span once (129 window
-	 * decodes for 126 spans; 161-166 with 32 MiB, whose LRU dropped spans readahead had decoded
-	 * for the other layer's reader); serving RSS peak stays under 80 MB. */
-	overlay_cache_set_budget((size_t)48 << 20);
+	/* 32 MiB for all span buffers (cached, in flight, pooled): spans read to their end are evicted
+	 * first (source_decomp.c), so a tar of the gzip bench image decodes 137 spans for 129; the
+	 * whole-root find + tar (reserved trees included) peaks at ~91 MB instead of 125. */
+	overlay_cache_set_budget((size_t)32 << 20);
 	/* Decode the next spans of a layer on other threads while a reader copies the current one. */
 	overlay_readahead_start();
 	struct fs_mount m = {.db = db, .nlayers = index_db_layer_count(db), .image_name = o->image_name,
