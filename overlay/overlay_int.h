@@ -359,4 +359,37 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
  * the stream's fields are the caller's again. */
 void overlay_stream_ahead_join(struct overlay_stream *st);
 void overlay_stream_ahead_free(struct overlay_stream_ahead *a);
+
+/* ---- span cache (span_cache.c; used by source_decomp.c) -------------------------------------- */
+
+/* One decoded span (or a placeholder while it is decoded), reference counted. */
+struct overlay_span;
+/* Returns span (id, idx) with a reference. Either it is ready (*fill false: read it with
+ * overlay_span_data), or it is a new placeholder that the caller must decode and publish with
+ * overlay_span_complete (*fill true); other threads asking for it meanwhile wait for it. */
+struct overlay_span *overlay_span_acquire(uint64_t id, size_t idx, bool *fill);
+/* A new placeholder for span (id, idx) with a reference, or NULL when the span is cached or
+ * being decoded already (readahead then has nothing to do). */
+struct overlay_span *overlay_span_claim(uint64_t id, size_t idx);
+/* Publishes a placeholder's decoded span: takes data (from overlay_span_buf_get, cap its size)
+ * holding len bytes; data NULL publishes a failure (waiters then decode it themselves). */
+void overlay_span_complete(struct overlay_span *e, unsigned char *data, size_t len, size_t cap);
+/* Drops the caller's reference. */
+void overlay_span_release(struct overlay_span *e);
+/* The bytes of a ready span (borrowed: valid while the caller holds its reference). */
+const unsigned char *overlay_span_data(const struct overlay_span *e);
+/* Span (id, idx) was read to its end: it becomes the first to be evicted. */
+void overlay_span_demote(uint64_t id, size_t idx);
+/* Whether span (id, idx) is cached or being decoded. */
+bool overlay_span_known(uint64_t id, size_t idx);
+/* Drops every cached span of source id (the source is being freed). */
+void overlay_span_forget(uint64_t id);
+/* The budget in bytes (overlay_cache_set_budget): spans larger than it are never cached. */
+size_t overlay_span_budget(void);
+/* A buffer for a span of len bytes, inside the budget (evicting, and reusing the buffer of, the
+ * least recently used span when it is full). Owned: *cap is its size; it goes back through
+ * overlay_span_complete or overlay_span_buf_release. */
+unsigned char *overlay_span_buf_get(size_t len, size_t *cap);
+void overlay_span_buf_release(unsigned char *p, size_t cap);
+
 #endif

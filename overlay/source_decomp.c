@@ -1,351 +1,43 @@
-/* overlay/source_decomp.c — random access into a gzip or zstd stream through its seekmap, and
- * the process-wide LRU of decompressed spans.
+/* overlay/source_decomp.c — random access into a gzip or zstd stream through its seekmap: span
+ * decoders, the span readahead workers and pread over the span cache (span_cache.c).
  *
  * A span is the output between two consecutive access points. pread(off) finds the last point
  * with uoff <= off, decompresses that whole span once (gzip: ISA-L's inflate primed with the
  * point's bits and 32 KiB window, inflate_isal.c; zstd: from the frame start) and keeps it in
- * the LRU keyed by (source id, point index), so a sequential reader decompresses each span
+ * the span cache keyed by (source id, point index), so a sequential reader decompresses each span
  * once. Spans larger than SPAN_CACHE_MAX or than the whole budget (a huge zstd frame without a
  * seekable copy) are decoded straight into the caller's buffer through a per-source cursor, a
  * live decoder that a following read further on in the same span continues (a sequential reader
  * pays once); a backward read restarts from the access point: slow but correct.
  *
- * Thread safety: sources are immutable; every decode uses its own inflate/zstd state; the LRU
- * is guarded by one mutex and entries are reference counted, so an entry evicted while another
- * thread copies out of it is freed by the last user. The first thread missing a span inserts a
- * placeholder and decodes it; others wanting the same span wait on cache_cv (FUSE readahead sends
- * neighbouring blocks in parallel, which would otherwise decode one span several times).
+ * Thread safety: sources are immutable; every decode uses its own inflate/zstd state; the cache
+ * has its own lock and placeholders (span_cache.c), so two threads never decode one span at once.
  *
  * Readahead (once overlay_readahead_start ran in this process): when a reader moves from span
  * i-1 to span i of a source, the next PREFETCH_DEPTH spans are queued for a small pool of worker
- * threads, which decode them into the LRU through
- * the same placeholders (a reader arriving at a span being prefetched waits for it instead of
- * decoding it again). Decompression then overlaps the kernel's copying and uses a second core;
- * a random reader (no span transition) never triggers it.
- *
- * Memory: the budget (overlay_cache_set_budget) bounds every span buffer that exists — cached,
- * being decoded, still in use after eviction, or pooled — not only the cached spans. A decode
- * that needs a buffer while the budget is full takes the buffer of the least recently used span
- * (its pages are already faulted in), so a steady sequential reader allocates nothing. A span a
- * reader has read to its end moves to the LRU's tail: a tar of a merged view reads two or more
- * layers interleaved, and a layer streamed through the cache must not evict the span another
- * layer's reader is in the middle of (gzip bench image, 32 MiB: 155 span decodes for 129 spans,
- * 190 in plain LRU order). One span of readahead is enough there (137 decodes, 0.93x daemon CPU
- * vs two). */
+ * threads, which decode them into the cache through the same placeholders (a reader arriving at
+ * a span being prefetched waits for it instead of decoding it again). Decompression then overlaps
+ * the kernel's copying and uses a second core; a random reader (no span transition) never
+ * triggers it. One span ahead is enough for a tar of the gzip bench image (137 decodes for 129
+ * spans, daemon CPU 0.93x of two ahead, paired median of 6). A read reaching the end of a span
+ * demotes it in the cache's LRU (a sequential reader is done with it). */
 #include "overlay_int.h"
 
 #include <pthread.h>
 #include <string.h>
 
-#define CACHE_BUCKETS 1024
 #define SPAN_CACHE_MAX ((uint64_t)64 << 20)
 #define DECOMP_CHUNK ((size_t)256 << 10)
 #define SKIP_CHUNK ((size_t)64 << 10)
 #define PREFETCH_WORKERS 2
 #define PREFETCH_DEPTH 1
 #define PREFETCH_QUEUE 8
-#define SPAN_POOL 2
-#define SPAN_ROUND ((size_t)256 << 10)
-/* Larger buffers (odd spans: big zstd frames, a large --span) are freed, not pooled. */
-#define SPAN_POOL_MAX ((size_t)10 << 20)
 
-struct span_ent {
-	uint64_t src_id;
-	size_t idx;
-	unsigned char *data;
-	size_t len;
-	size_t cap; /* data's allocated size (span_buf_get) */
-	int refs;    /* users + 0; guarded by cache_mu */
-	bool cached; /* linked in the LRU and the hash */
-	bool ready;  /* data holds the span */
-	bool failed; /* the thread decoding it failed; waiters retry */
-	struct span_ent *prev, *next, *hnext;
-};
-
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cache_cv = PTHREAD_COND_INITIALIZER; /* a placeholder became ready or failed */
-static struct span_ent *cache_buckets[CACHE_BUCKETS];
-static struct span_ent *lru_head, *lru_tail; /* head: most recently used */
-/* Bytes of all span buffers that exist: cached, being decoded, still in use after eviction, pooled.
- * The budget bounds this (a new buffer evicts first), not only the cached spans. */
-static size_t cache_held;
-static size_t cache_budget = (size_t)64 << 20;
 static uint64_t next_source_id = 1;
-
-static size_t cache_bucket(uint64_t id, size_t idx)
-{
-	uint64_t h = (id * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)idx * 0xC2B2AE3D27D4EB4Full);
-	return (size_t)((h ^ (h >> 29)) % CACHE_BUCKETS);
-}
-
-static void lru_unlink_locked(struct span_ent *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		lru_head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		lru_tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push_locked(struct span_ent *e)
-{
-	e->prev = NULL;
-	e->next = lru_head;
-	if (lru_head)
-		lru_head->prev = e;
-	lru_head = e;
-	if (!lru_tail)
-		lru_tail = e;
-}
-
-/* Buffers of spans freed while a decode wanted none (evicted while in use, failed decodes), kept
- * for the next decode: a fresh multi-MiB buffer costs a page fault per 4 KiB page as the decoder
- * first writes it (measured: a tenth of the serving process's time in a tar of the gzip bench
- * image). Guarded by cache_mu; at most SPAN_POOL buffers, counted in cache_held. */
-static struct {
-	unsigned char *p;
-	size_t cap;
-} span_pool[SPAN_POOL];
-static size_t span_pool_n;
-
-/* Whether a buffer of cap bytes serves a span of len bytes without wasting much: spans of one
- * stream differ by a deflate block, so buffers rounded up to SPAN_ROUND fit their neighbours. */
-static bool span_buf_fits(size_t cap, size_t len)
-{
-	return cap >= len && cap - len <= 2 * SPAN_ROUND;
-}
-
-/* Frees a span buffer (to the pool while the budget has room for it). Called with cache_mu held. */
-static void span_buf_put_locked(unsigned char *p, size_t cap)
-{
-	if (!p)
-		return;
-	if (span_pool_n < SPAN_POOL && cap <= SPAN_POOL_MAX && cache_held <= cache_budget) {
-		span_pool[span_pool_n].p = p;
-		span_pool[span_pool_n++].cap = cap;
-		return;
-	}
-	free(p);
-	cache_held -= cap;
-}
-
-/* Called with cache_mu held. */
-static void ent_free(struct span_ent *e)
-{
-	span_buf_put_locked(e->data, e->cap);
-	free(e);
-}
-
-/* Removes e from the cache; frees it unless someone still uses it. */
-static void cache_drop_locked(struct span_ent *e)
-{
-	struct span_ent **pp = &cache_buckets[cache_bucket(e->src_id, e->idx)];
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	lru_unlink_locked(e);
-	e->cached = false;
-	if (e->refs == 0)
-		ent_free(e);
-}
-
-/* Evicts decoded spans from the LRU's tail, then pooled buffers, until need more bytes fit the
- * budget. With len > 0 the first evicted span whose buffer fits a span of len bytes is not freed
- * but returned (owned, *cap its size): the next decode reuses its pages. Called with cache_mu held. */
-static unsigned char *cache_evict_locked(size_t need, size_t len, size_t *cap)
-{
-	struct span_ent *e = lru_tail;
-	while (e && cache_held + need > cache_budget) {
-		struct span_ent *prev = e->prev;
-		if (e->ready) { /* placeholders being decoded stay */
-			if (len && e->refs == 0 && span_buf_fits(e->cap, len)) {
-				unsigned char *p = e->data;
-				*cap = e->cap;
-				e->data = NULL;
-				cache_drop_locked(e);
-				return p;
-			}
-			cache_drop_locked(e);
-		}
-		e = prev;
-	}
-	while (span_pool_n && cache_held + need > cache_budget) {
-		span_pool_n--;
-		free(span_pool[span_pool_n].p);
-		cache_held -= span_pool[span_pool_n].cap;
-	}
-	return NULL;
-}
-
-/* A buffer for a span of len bytes (owned; *cap its size, give it back with span_buf_release or
- * through cache_complete): a pooled one that fits, else the buffer of the least recently used span
- * when the budget is full, else a new one rounded up to SPAN_ROUND (pages never written stay
- * unallocated). */
-static unsigned char *span_buf_get(size_t len, size_t *cap)
-{
-	pthread_mutex_lock(&cache_mu);
-	for (size_t k = 0; k < span_pool_n; k++) {
-		if (span_buf_fits(span_pool[k].cap, len)) {
-			unsigned char *p = span_pool[k].p;
-			*cap = span_pool[k].cap;
-			span_pool[k] = span_pool[--span_pool_n];
-			pthread_mutex_unlock(&cache_mu);
-			return p;
-		}
-	}
-	size_t want = len ? (len + SPAN_ROUND - 1) / SPAN_ROUND * SPAN_ROUND : 1;
-	unsigned char *p = cache_evict_locked(want, len, cap);
-	if (!p)
-		cache_held += want;
-	pthread_mutex_unlock(&cache_mu);
-	if (!p) {
-		*cap = want;
-		p = xmalloc(want);
-	}
-	return p;
-}
-
-static void span_buf_release(unsigned char *p, size_t cap)
-{
-	pthread_mutex_lock(&cache_mu);
-	span_buf_put_locked(p, cap);
-	pthread_mutex_unlock(&cache_mu);
-}
-
-/* A new placeholder for span (id, idx) in bucket b, in the LRU, with one reference (the caller's:
- * it decodes the span). Called with cache_mu held. */
-static struct span_ent *cache_insert_locked(uint64_t id, size_t idx, size_t b)
-{
-	struct span_ent *e = xcalloc(1, sizeof(*e));
-	e->src_id = id;
-	e->idx = idx;
-	e->refs = 1;
-	e->cached = true;
-	e->hnext = cache_buckets[b];
-	cache_buckets[b] = e;
-	lru_push_locked(e);
-	return e;
-}
-
-/* The cache entry of span (id, idx) (a placeholder while being decoded), or NULL. Called with
- * cache_mu held. */
-static struct span_ent *cache_find_locked(uint64_t id, size_t idx)
-{
-	struct span_ent *e = cache_buckets[cache_bucket(id, idx)];
-	while (e && !(e->src_id == id && e->idx == idx))
-		e = e->hnext;
-	return e;
-}
-
-/* Returns span (id, idx) with a reference. Either it is ready (data set, *fill false), or it is
- * a new placeholder that the caller must decode and pass to cache_complete (*fill true); other
- * threads asking for it meanwhile wait instead of decoding it again. */
-static struct span_ent *cache_acquire(uint64_t id, size_t idx, bool *fill)
-{
-	pthread_mutex_lock(&cache_mu);
-	struct span_ent *e;
-	for (;;) {
-		e = cache_find_locked(id, idx);
-		if (!e) {
-			e = cache_insert_locked(id, idx, cache_bucket(id, idx));
-			*fill = true;
-			break;
-		}
-		e->refs++;
-		while (!e->ready && !e->failed)
-			pthread_cond_wait(&cache_cv, &cache_mu);
-		if (e->ready) {
-			if (e->cached) {
-				lru_unlink_locked(e);
-				lru_push_locked(e);
-			}
-			*fill = false;
-			break;
-		}
-		/* the decoding thread failed: try ourselves (and meet the error ourselves) */
-		if (--e->refs == 0 && !e->cached)
-			ent_free(e);
-	}
-	pthread_mutex_unlock(&cache_mu);
-	return e;
-}
-
-/* A new placeholder for span (id, idx) with a reference, or NULL when the span is already
- * cached or being decoded (the prefetcher then has nothing to do). */
-static struct span_ent *cache_claim(uint64_t id, size_t idx)
-{
-	pthread_mutex_lock(&cache_mu);
-	struct span_ent *e = cache_find_locked(id, idx) ? NULL : cache_insert_locked(id, idx, cache_bucket(id, idx));
-	pthread_mutex_unlock(&cache_mu);
-	return e;
-}
-
-/* Publishes a placeholder's decoded span (takes data, from span_buf_get with size cap), or its
- * failure when data is NULL. */
-static void cache_complete(struct span_ent *e, unsigned char *data, size_t len, size_t cap)
-{
-	pthread_mutex_lock(&cache_mu);
-	if (data) {
-		e->data = data;
-		e->len = len;
-		e->cap = cap;
-		e->ready = true;
-	} else {
-		e->failed = true;
-		if (e->cached)
-			cache_drop_locked(e);
-	}
-	pthread_cond_broadcast(&cache_cv);
-	pthread_mutex_unlock(&cache_mu);
-}
-
-/* A reader read span (id, idx) up to its end: the span goes to the LRU's tail, so it is the first
- * one evicted (a sequential reader will not come back to it; the spans of other layers that an
- * interleaved reader is in the middle of, and those decoded ahead, stay). */
-static void cache_demote(uint64_t id, size_t idx)
-{
-	pthread_mutex_lock(&cache_mu);
-	struct span_ent *e = cache_find_locked(id, idx);
-	if (e && e->ready && e != lru_tail) {
-		lru_unlink_locked(e);
-		e->prev = lru_tail;
-		lru_tail->next = e;
-		lru_tail = e;
-	}
-	pthread_mutex_unlock(&cache_mu);
-}
-
-static void cache_release(struct span_ent *e)
-{
-	pthread_mutex_lock(&cache_mu);
-	if (--e->refs == 0 && !e->cached)
-		ent_free(e);
-	pthread_mutex_unlock(&cache_mu);
-}
-
-void overlay_cache_set_budget(size_t bytes)
-{
-	pthread_mutex_lock(&cache_mu);
-	__atomic_store_n(&cache_budget, bytes, __ATOMIC_RELAXED);
-	(void)cache_evict_locked(0, 0, NULL);
-	pthread_mutex_unlock(&cache_mu);
-}
 
 void overlay_decomp_forget(struct overlay_source *s)
 {
-	pthread_mutex_lock(&cache_mu);
-	struct span_ent *e = lru_head;
-	while (e) {
-		struct span_ent *next = e->next;
-		if (e->src_id == s->id)
-			cache_drop_locked(e);
-		e = next;
-	}
-	pthread_mutex_unlock(&cache_mu);
+	overlay_span_forget(s->id);
 }
 
 /* ---- decoders -------------------------------------------------------------------------- */
@@ -601,7 +293,7 @@ static uint64_t span_end(const struct overlay_seekmap *m, size_t i)
 /* Whether a span of len bytes goes through the LRU (else it is read uncached). */
 static bool span_len_cacheable(uint64_t len)
 {
-	return len <= SPAN_CACHE_MAX && len <= __atomic_load_n(&cache_budget, __ATOMIC_RELAXED);
+	return len <= SPAN_CACHE_MAX && len <= overlay_span_budget();
 }
 
 static bool span_cacheable(const struct overlay_source *s, size_t i)
@@ -611,16 +303,16 @@ static bool span_cacheable(const struct overlay_source *s, size_t i)
 
 /* Decodes span i of s into e, a placeholder this thread claimed, and publishes it (or its failure:
  * waiters then decode it themselves and meet the error). */
-static int span_fill(struct overlay_source *s, size_t i, struct span_ent *e, struct strata_err **err)
+static int span_fill(struct overlay_source *s, size_t i, struct overlay_span *e, struct strata_err **err)
 {
 	size_t slen = (size_t)(span_end(s->map, i) - s->map->pts[i].uoff), cap = 0;
-	unsigned char *data = span_buf_get(slen, &cap);
+	unsigned char *data = overlay_span_buf_get(slen, &cap);
 	if (span_decode(s, i, data, slen, err) < 0) {
-		span_buf_release(data, cap);
-		cache_complete(e, NULL, 0, 0);
+		overlay_span_buf_release(data, cap);
+		overlay_span_complete(e, NULL, 0, 0);
 		return -1;
 	}
-	cache_complete(e, data, slen, cap);
+	overlay_span_complete(e, data, slen, cap);
 	return 0;
 }
 
@@ -628,12 +320,12 @@ static int span_fill(struct overlay_source *s, size_t i, struct span_ent *e, str
  * reader reaching the span decodes it itself and meets the error). */
 static void prefetch_run(struct overlay_source *s, size_t idx)
 {
-	struct span_ent *e = cache_claim(s->id, idx);
+	struct overlay_span *e = overlay_span_claim(s->id, idx);
 	if (!e)
 		return;
 	cleanup_err struct strata_err *err = NULL;
 	(void)span_fill(s, idx, e, &err);
-	cache_release(e);
+	overlay_span_release(e);
 }
 
 static void *prefetch_main(void *arg)
@@ -683,11 +375,9 @@ static void prefetch_after(struct overlay_source *s, size_t idx)
 		return;
 	size_t want[PREFETCH_DEPTH] = {0};
 	size_t nwant = 0;
-	pthread_mutex_lock(&cache_mu);
 	for (size_t k = idx + 1; k < s->map->n && k <= idx + PREFETCH_DEPTH; k++)
-		if (!cache_find_locked(s->id, k))
+		if (!overlay_span_known(s->id, k))
 			want[nwant++] = k;
-	pthread_mutex_unlock(&cache_mu);
 	if (nwant == 0)
 		return;
 	pthread_mutex_lock(&pf_mu);
@@ -744,16 +434,16 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 			if (prev != SIZE_MAX && prev + 1 == i)
 				prefetch_after(s, i);
 			bool fill = false;
-			struct span_ent *e = cache_acquire(s->id, i, &fill);
+			struct overlay_span *e = overlay_span_acquire(s->id, i, &fill);
 			if (fill && span_fill(s, i, e, err) < 0) {
-				cache_release(e);
+				overlay_span_release(e);
 				goto fail;
 			}
-			memcpy(dst + done, e->data + (o - start), want);
-			cache_release(e);
+			memcpy(dst + done, overlay_span_data(e) + (o - start), want);
+			overlay_span_release(e);
 			/* read to its end: a sequential reader is done with it */
 			if (o + want == end)
-				cache_demote(s->id, i);
+				overlay_span_demote(s->id, i);
 		}
 		done += want;
 	}
