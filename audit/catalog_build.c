@@ -14,6 +14,7 @@
 #include "audit_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,33 @@ static void catalog_view_parse(const struct vis_list *vl, struct catalog_set *s)
 		qsort(s->v, s->n, sizeof(*s->v), pkg_key_cmp);
 }
 
+/* Sorts a view's captures by path and parses them into s. */
+static void view_parse_sort(struct vis_list *vl, struct catalog_set *s)
+{
+	if (vl->n) /* qsort(NULL, 0, …) is undefined */
+		qsort(vl->v, vl->n, sizeof(*vl->v), vis_cmp);
+	catalog_view_parse(vl, s);
+}
+
+/* One view parsed on a helper thread: the list and the set are the thread's until joined. */
+struct view_parse {
+	pthread_t th;
+	struct vis_list vl;
+	struct catalog_set *set;
+};
+
+static void *view_parse_main(void *arg)
+{
+	struct view_parse *j = arg;
+	view_parse_sort(&j->vl, j->set);
+	return NULL;
+}
+
+static void view_parse_join(struct view_parse *j)
+{
+	pthread_join(j->th, NULL);
+}
+
 static const struct catalog_pkg *set_find(const struct catalog_set *s, const char *key)
 {
 	struct catalog_pkg k = {.key = (char *)key};
@@ -318,18 +346,39 @@ int catalog_build(void *sqlite_db, struct strata_err **err)
 	struct catalog_set *sets = xcalloc((size_t)L + 1, sizeof(*sets));
 	struct vis_list final = {0};
 	int rc = 0;
+	/* View v is parsed on a helper thread while view v + 1 is read from the database and (the
+	 * last view) parsed on this thread, which alone uses the connection; at most one helper at a
+	 * time. Every set is the same as when parsed one after the other (a view's parse reads only
+	 * its own list). */
+	struct view_parse job = {0}, *running = NULL;
 	for (int v = 1; v <= L && rc == 0; v++) {
 		struct vis_list vl = {0};
 		rc = vis_load(db, v, &vl, err);
-		if (rc == 0) {
-			if (vl.n) /* qsort(NULL, 0, …) is undefined */
-				qsort(vl.v, vl.n, sizeof(*vl.v), vis_cmp);
-			catalog_view_parse(&vl, &sets[v]);
-		}
-		if (v == L)
-			final = vl;
-		else
+		if (rc < 0) {
 			vis_clear(&vl);
+			break;
+		}
+		if (v == L) { /* the last one here: its list is kept for catalog_write */
+			view_parse_sort(&vl, &sets[v]);
+			final = vl;
+			break;
+		}
+		if (running) {
+			view_parse_join(running);
+			vis_clear(&running->vl);
+			running = NULL;
+		}
+		job = (struct view_parse){.vl = vl, .set = &sets[v]};
+		if (pthread_create(&job.th, NULL, view_parse_main, &job) == 0) {
+			running = &job;
+		} else { /* no thread: parse here */
+			view_parse_sort(&job.vl, job.set);
+			vis_clear(&job.vl);
+		}
+	}
+	if (running) {
+		view_parse_join(running);
+		vis_clear(&running->vl);
 	}
 	if (rc == 0) {
 		/* Layer that introduced each final package: lowest N with the same version up to L. */

@@ -353,6 +353,8 @@ int index_build(const char *image_path, const struct index_build_opts *opts, str
 	} else {
 		rc = build_into(&b, image_path, identity, err);
 	}
+	index_merger_free(b.merger); /* a failed pass: its statements go before the connection */
+	b.merger = NULL;
 	if (sqlite3_close(b.db) != SQLITE_OK && rc == 0)
 		rc = strata_err_set(err, STRATA_EIO, "%s: cannot close index", tmp);
 	if (rc == 0 && rename(tmp, path) < 0)

@@ -1,7 +1,10 @@
 /* index/build_merge.c — computes the views of the image from the entry rows and stores them as
  * node rows: the merged tree after each layer (views 1..L, view L being the image) and each layer's
- * own changeset (views L+1..2L). Runs after every layer's entries are in the database, reading them
- * back in tar order, so the merge never needs all entries in memory at once. */
+ * own changeset (views L+1..2L). Layer k's views are computed as soon as layers 1..k are all in the
+ * database (in the writer thread, while later layers are still being read, so that part of the work
+ * leaves the serial end of the pass), reading the entries back in tar order, so the merge never
+ * needs all entries in memory at once. Merge problems are kept and stored after the last view, so
+ * the problem rows come in the same order whenever the views are computed. */
 #include "index_int.h"
 
 #include <string.h>
@@ -40,25 +43,34 @@ static int node_cb(void *ctx, const struct overlay_merge_node *n)
 	return 0;
 }
 
-struct problem_writer {
-	struct index_build *b;
-	sqlite3_stmt *ins;
+struct merge_problem {
 	int layer;
+	int64_t entry;
+	char *path, *message;
+};
+
+/* The views computed so far and what the next layer's need (index_build.merger). */
+struct index_merger {
+	sqlite3_stmt *sel, *ins_node, *ins_view, *ins_problem;
+	struct overlay_merge *m; /* merged tree after layer next - 1 */
+	int next;                /* the next layer whose views are computed */
+	bool *stored;            /* [1..L]: the layer's entry rows are all in the database */
+	struct merge_problem *probs;
+	size_t nprobs, cap;
+	int layer;               /* layer being merged, for problem_cb */
 };
 
 static void problem_cb(void *ctx, const struct overlay_merge_problem *p)
 {
-	struct problem_writer *pw = ctx;
-	sqlite3_stmt *st = pw->ins;
-	sqlite3_bind_int(st, 1, pw->layer);
-	sqlite3_bind_int64(st, 2, p->entry_id);
-	sqlite3_bind_text(st, 3, p->path ? p->path : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, "merge", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, p->message, -1, SQLITE_STATIC);
-	sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	pw->b->problems++;
+	struct index_merger *mg = ctx;
+	if (mg->nprobs == mg->cap) {
+		mg->cap = mg->cap ? 2 * mg->cap : 16;
+		mg->probs = xrealloc(mg->probs, mg->cap * sizeof(*mg->probs));
+	}
+	mg->probs[mg->nprobs++] = (struct merge_problem){
+		.layer = mg->layer, .entry = p->entry_id, .path = xstrdup(p->path ? p->path : ""),
+		.message = xstrdup(p->message),
+	};
 }
 
 static int store_view(sqlite3 *db, sqlite3_stmt *ins_view, sqlite3_stmt *ins_node, struct overlay_merge *m,
@@ -117,47 +129,117 @@ static int feed_layer(sqlite3 *db, sqlite3_stmt *sel, struct overlay_merge *m, i
 	return 0;
 }
 
-int index_merge_views(struct index_build *b, struct strata_err **err)
+void index_merger_free(struct index_merger *mg)
+{
+	if (!mg)
+		return;
+	sqlite3_finalize(mg->sel);
+	sqlite3_finalize(mg->ins_node);
+	sqlite3_finalize(mg->ins_view);
+	sqlite3_finalize(mg->ins_problem);
+	overlay_merge_free(mg->m);
+	for (size_t i = 0; i < mg->nprobs; i++) {
+		free(mg->probs[i].path);
+		free(mg->probs[i].message);
+	}
+	free(mg->probs);
+	free(mg->stored);
+	free(mg);
+}
+
+static struct index_merger *merger_get(struct index_build *b, struct strata_err **err)
+{
+	if (b->merger)
+		return b->merger;
+	sqlite3 *db = b->db;
+	struct index_merger *mg = xcalloc(1, sizeof(*mg));
+	if (index_sql_prepare(db, "SELECT id, path, type, link_target FROM entry WHERE id >= ? AND id < ?"
+				  " AND path IS NOT NULL ORDER BY id", &mg->sel, err) < 0 ||
+	    index_sql_prepare(db, "INSERT OR REPLACE INTO node VALUES(?,?,?,?,?,?,?,?,?)", &mg->ins_node, err) < 0 ||
+	    index_sql_prepare(db, "INSERT INTO view VALUES(?,?,?)", &mg->ins_view, err) < 0 ||
+	    index_sql_prepare(db, "INSERT INTO problem(layer, entry, path, kind, message) VALUES(?,?,?,?,?)",
+			      &mg->ins_problem, err) < 0) {
+		index_merger_free(mg);
+		return NULL;
+	}
+	mg->m = overlay_merge_new(OVERLAY_MERGE_OCI);
+	mg->next = 1;
+	mg->stored = xcalloc(b->nlayers + 1, sizeof(*mg->stored));
+	b->merger = mg;
+	return mg;
+}
+
+/* Views k (merged after layer k) and L + k (layer k on its own); layers below k are merged. */
+static int merge_layer(struct index_build *b, struct index_merger *mg, int k, struct strata_err **err)
 {
 	sqlite3 *db = b->db;
-	cleanup_stmt sqlite3_stmt *sel = NULL, *ins_node = NULL, *ins_view = NULL, *ins_problem = NULL;
-	if (index_sql_prepare(db, "SELECT id, path, type, link_target FROM entry WHERE id >= ? AND id < ?"
-				  " AND path IS NOT NULL ORDER BY id", &sel, err) < 0 ||
-	    index_sql_prepare(db, "INSERT OR REPLACE INTO node VALUES(?,?,?,?,?,?,?,?,?)", &ins_node, err) < 0 ||
-	    index_sql_prepare(db, "INSERT INTO view VALUES(?,?,?)", &ins_view, err) < 0 ||
-	    index_sql_prepare(db, "INSERT INTO problem(layer, entry, path, kind, message) VALUES(?,?,?,?,?)",
-			      &ins_problem, err) < 0)
+	int L = (int)b->nlayers;
+	overlay_merge_begin_layer(mg->m);
+	if (feed_layer(db, mg->sel, mg->m, k, err) < 0)
+		return -1;
+	mg->layer = k;
+	overlay_merge_end_layer(mg->m, problem_cb, mg);
+	if (store_view(db, mg->ins_view, mg->ins_node, mg->m, k, "merged", k, k == L ? &b->nodes : NULL, err) < 0)
+		return -1;
+	/* The image's view is stored: drop its tree before building the last layer's own one, so the
+	 * two largest trees are never in memory together. */
+	if (k == L) {
+		overlay_merge_free(mg->m);
+		mg->m = NULL;
+	}
+	/* Layer k on its own: whiteouts shown as the files they are in the tar. */
+	struct overlay_merge *lit = overlay_merge_new(OVERLAY_MERGE_LITERAL);
+	overlay_merge_begin_layer(lit);
+	int rc = feed_layer(db, mg->sel, lit, k, err);
+	if (rc == 0) {
+		overlay_merge_end_layer(lit, NULL, NULL);
+		rc = store_view(db, mg->ins_view, mg->ins_node, lit, L + k, "layer", k, NULL, err);
+	}
+	overlay_merge_free(lit);
+	return rc;
+}
+
+int index_merge_layer_stored(struct index_build *b, int layer, struct strata_err **err)
+{
+	struct index_merger *mg = merger_get(b, err);
+	if (!mg)
+		return -1;
+	if (layer >= 1 && (size_t)layer <= b->nlayers)
+		mg->stored[layer] = true;
+	while ((size_t)mg->next <= b->nlayers && mg->stored[mg->next]) {
+		if (merge_layer(b, mg, mg->next, err) < 0)
+			return -1;
+		mg->next++;
+	}
+	return 0;
+}
+
+int index_merge_views(struct index_build *b, struct strata_err **err)
+{
+	struct index_merger *mg = merger_get(b, err);
+	if (!mg)
 		return -1;
 	int L = (int)b->nlayers;
-	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_OCI);
-	int rc = 0;
-	if (L == 0) /* an image without layers is an empty root */
-		rc = store_view(db, ins_view, ins_node, m, 0, "empty", 0, &b->nodes, err);
-	for (int k = 1; k <= L && rc == 0; k++) {
-		overlay_merge_begin_layer(m);
-		if ((rc = feed_layer(db, sel, m, k, err)) < 0)
-			break;
-		struct problem_writer pw = {.b = b, .ins = ins_problem, .layer = k};
-		overlay_merge_end_layer(m, problem_cb, &pw);
-		rc = store_view(db, ins_view, ins_node, m, k, "merged", k, k == L ? &b->nodes : NULL, err);
-		if (rc < 0)
-			break;
-		/* The image's view is stored: drop its tree before building the last layer's own one,
-		 * so the two largest trees are never in memory together. */
-		if (k == L) {
-			overlay_merge_free(m);
-			m = NULL;
-		}
-		/* Layer k on its own: whiteouts shown as the files they are in the tar. */
-		struct overlay_merge *lit = overlay_merge_new(OVERLAY_MERGE_LITERAL);
-		overlay_merge_begin_layer(lit);
-		rc = feed_layer(db, sel, lit, k, err);
-		if (rc == 0) {
-			overlay_merge_end_layer(lit, NULL, NULL);
-			rc = store_view(db, ins_view, ins_node, lit, L + k, "layer", k, NULL, err);
-		}
-		overlay_merge_free(lit);
+	if (L == 0 && store_view(b->db, mg->ins_view, mg->ins_node, mg->m, 0, "empty", 0, &b->nodes, err) < 0)
+		return -1; /* an image without layers is an empty root */
+	for (int k = 1; k <= L; k++)
+		mg->stored[k] = true;
+	if (index_merge_layer_stored(b, 0, err) < 0)
+		return -1;
+	sqlite3_stmt *st = mg->ins_problem;
+	for (size_t i = 0; i < mg->nprobs; i++) {
+		const struct merge_problem *p = &mg->probs[i];
+		sqlite3_bind_int(st, 1, p->layer);
+		sqlite3_bind_int64(st, 2, p->entry);
+		sqlite3_bind_text(st, 3, p->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, "merge", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, p->message, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		b->problems++;
 	}
-	overlay_merge_free(m);
-	return rc;
+	b->merger = NULL;
+	index_merger_free(mg);
+	return 0;
 }

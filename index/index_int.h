@@ -155,6 +155,7 @@ struct index_build {
 	uint64_t done_compressed;       /* of finished layers */
 	struct index_layer_summary *layer_sums;
 	uint64_t entries, problems, nodes;
+	struct index_merger *merger; /* build_merge.c: views computed so far (writer thread), or NULL */
 };
 
 void index_rec_clear(struct index_rec *r);
@@ -166,8 +167,14 @@ void index_queue_push(struct index_build *b, struct index_batch *batch);
 void index_build_fail(struct index_build *b, struct strata_err *e); /* takes e */
 /* Writer: runs until all workers end; inserts every batch. */
 int index_writer_run(struct index_build *b, struct strata_err **err);
-/* Merge: computes and stores every view (build_merge.c). */
+/* Merge (build_merge.c). index_merge_layer_stored: layer's entry rows are all written (writer
+ * thread); computes and stores the views of every layer whose lower layers are all stored too.
+ * index_merge_views: after the pass, the views not computed yet, then the merge problems; frees
+ * the merger. index_merger_free: on failure (NULL is fine). */
+struct index_merger;
+int index_merge_layer_stored(struct index_build *b, int layer, struct strata_err **err);
 int index_merge_views(struct index_build *b, struct strata_err **err);
+void index_merger_free(struct index_merger *mg);
 /* SQL helpers */
 int index_sql_exec(sqlite3 *db, const char *sql, struct strata_err **err);
 int index_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct strata_err **err);
