@@ -391,10 +391,6 @@ int index_writer_run(struct index_build *b, struct strata_err **err)
 			/* Views whose layers are all stored are computed now, while others are read. */
 			if (r == 0 && batch->result)
 				r = index_merge_layer_stored(b, batch->result->layer, &e);
-			/* Write the dirty pages out now, while other layers are still being read, rather
-			 * than all of them in the serial COMMIT at the end (they stay cached, clean). */
-			if (r == 0 && batch->result && sqlite3_db_cacheflush(b->db) != SQLITE_OK)
-				r = strata_err_set(&e, STRATA_EIO, "sqlite: writing the index: %s", sqlite3_errmsg(b->db));
 			if (r < 0)
 				index_build_fail(b, e);
 		}
