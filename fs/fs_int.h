@@ -177,4 +177,9 @@ int fs_serve_until_init(struct fuse_session *se, const bool *done);
  * answered. Sends no request to the mount. False when it could not (no /sys, no privilege). */
 bool fs_bdi_set_readahead(const char *mountpoint, unsigned kb);
 
+/* Serves the session's requests until the kernel ends it or a signal handler marks it exited,
+ * with up to max_threads worker threads of which one reads at a time (serve_loop.c). 0, or -1 when
+ * no worker could be started. */
+int fs_serve_loop(struct fuse_session *se, unsigned max_threads);
+
 #endif

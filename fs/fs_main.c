@@ -131,8 +131,8 @@ static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *
 		ready_report(m, NULL);
 	}
 	fs_prefetch_start(m, se);
-	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
-	int lrc = fuse_session_loop_mt(se, &cfg);
+	/* one hot reader thread for serial walks, more only while READs run (serve_loop.c) */
+	int lrc = fs_serve_loop(se, 16);
 	fs_prefetch_stop(m);
 	fuse_session_unmount(se);
 	if (lrc != 0 && m->ready_fd >= 0)
