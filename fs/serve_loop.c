@@ -6,8 +6,9 @@
  * on the other CPU. Here only the thread holding the reader role reads. A request that answers
  * from memory or the index (everything but READ) is processed by the reader itself, which then
  * reads the next one: a serial walk is served by one hot thread. Before processing a READ (which
- * may decompress for a while) the reader hands the role to an idle thread, or starts one (up to
- * max_threads), so concurrent readers are still served in parallel.
+ * may decompress for a while) or a request on a reserved-tree inode (a report rendered on first
+ * use) the reader hands the role to an idle thread, or starts one (up to max_threads), so
+ * concurrent readers are still served in parallel.
  *
  * The loop ends when the kernel ends the session (unmount) or a signal handler installed by
  * fuse_set_signal_handlers marks the session exited: worker threads block those signals, the
@@ -96,7 +97,10 @@ static void *loop_worker(void *arg)
 			break;
 		}
 		const struct fuse_in_header *in = buf.mem;
-		bool slow = !(buf.flags & FUSE_BUF_IS_FD) && (size_t)res >= sizeof(*in) && in->opcode == FUSE_READ;
+		/* Slow: a READ (may inflate spans) or any request on a reserved-tree inode (the /.audit
+		 * reports are rendered on their first lookup, getattr or listing, which can take seconds). */
+		bool slow = !(buf.flags & FUSE_BUF_IS_FD) && (size_t)res >= sizeof(*in) &&
+			    (in->opcode == FUSE_READ || fs_ino_tag(in->nodeid) == FS_TAG_META);
 		if (slow) { /* let another thread read the next request meanwhile */
 			l->role_free = true;
 			if (l->waiting)
