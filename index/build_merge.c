@@ -3,8 +3,9 @@
  * own changeset (views L+1..2L). Layer k's views are computed as soon as layers 1..k are all in the
  * database (in the writer thread, while later layers are still being read, so that part of the work
  * leaves the serial end of the pass), reading the entries back in tar order, so the merge never
- * needs all entries in memory at once. Merge problems are kept and stored after the last view, so
- * the problem rows come in the same order whenever the views are computed. */
+ * needs all entries in memory at once. A merge problem is stored as it is found (never held in
+ * memory: a hostile layer can have any number of rejected entries), so problem row ids follow the
+ * order in which the writer stores layers and views; nothing reads them in id order. */
 #include "index_int.h"
 
 #include <string.h>
@@ -43,34 +44,29 @@ static int node_cb(void *ctx, const struct overlay_merge_node *n)
 	return 0;
 }
 
-struct merge_problem {
-	int layer;
-	int64_t entry;
-	char *path, *message;
-};
-
 /* The views computed so far and what the next layer's need (index_build.merger). */
 struct index_merger {
 	sqlite3_stmt *sel, *ins_node, *ins_view, *ins_problem;
 	struct overlay_merge *m; /* merged tree after layer next - 1 */
 	int next;                /* the next layer whose views are computed */
 	bool *stored;            /* [1..L]: the layer's entry rows are all in the database */
-	struct merge_problem *probs;
-	size_t nprobs, cap;
+	uint64_t nprobs;         /* merge problems stored */
 	int layer;               /* layer being merged, for problem_cb */
 };
 
 static void problem_cb(void *ctx, const struct overlay_merge_problem *p)
 {
 	struct index_merger *mg = ctx;
-	if (mg->nprobs == mg->cap) {
-		mg->cap = mg->cap ? 2 * mg->cap : 16;
-		mg->probs = xrealloc(mg->probs, mg->cap * sizeof(*mg->probs));
-	}
-	mg->probs[mg->nprobs++] = (struct merge_problem){
-		.layer = mg->layer, .entry = p->entry_id, .path = xstrdup(p->path ? p->path : ""),
-		.message = xstrdup(p->message),
-	};
+	sqlite3_stmt *st = mg->ins_problem;
+	sqlite3_bind_int(st, 1, mg->layer);
+	sqlite3_bind_int64(st, 2, p->entry_id);
+	sqlite3_bind_text(st, 3, p->path ? p->path : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, "merge", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->message, -1, SQLITE_STATIC);
+	sqlite3_step(st); /* as before: a problem row that cannot be stored does not stop the index */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	mg->nprobs++;
 }
 
 static int store_view(sqlite3 *db, sqlite3_stmt *ins_view, sqlite3_stmt *ins_node, struct overlay_merge *m,
@@ -138,11 +134,6 @@ void index_merger_free(struct index_merger *mg)
 	sqlite3_finalize(mg->ins_view);
 	sqlite3_finalize(mg->ins_problem);
 	overlay_merge_free(mg->m);
-	for (size_t i = 0; i < mg->nprobs; i++) {
-		free(mg->probs[i].path);
-		free(mg->probs[i].message);
-	}
-	free(mg->probs);
 	free(mg->stored);
 	free(mg);
 }
@@ -226,19 +217,7 @@ int index_merge_views(struct index_build *b, struct strata_err **err)
 		mg->stored[k] = true;
 	if (index_merge_layer_stored(b, 0, err) < 0)
 		return -1;
-	sqlite3_stmt *st = mg->ins_problem;
-	for (size_t i = 0; i < mg->nprobs; i++) {
-		const struct merge_problem *p = &mg->probs[i];
-		sqlite3_bind_int(st, 1, p->layer);
-		sqlite3_bind_int64(st, 2, p->entry);
-		sqlite3_bind_text(st, 3, p->path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, "merge", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, p->message, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		b->problems++;
-	}
+	b->problems += mg->nprobs;
 	b->merger = NULL;
 	index_merger_free(mg);
 	return 0;
