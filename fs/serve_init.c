@@ -37,12 +37,42 @@ int fs_serve_until_init(struct fuse_session *se, const bool *done)
 	return rc;
 }
 
+/* True when the mount table has a FUSE mount at mountpoint whose device is major:minor. The
+ * device behind the path is checked, not assumed: were something else mounted over the path
+ * meanwhile, the host's setting of a real disk must not change. statfs() cannot tell: it would
+ * send a STATFS request that nobody answers yet. */
+static bool dev_is_our_fuse_mount(const char *mountpoint, unsigned major, unsigned minor)
+{
+	if (major != 0) /* FUSE devices are anonymous (major 0) */
+		return false;
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char want[32];
+	snprintf(want, sizeof(want), "%u:%u", major, minor);
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE SUPEROPTS"; the mount point
+	 * is octal-escaped, so a path with blanks compares unequal and the setting is skipped. */
+	while (!found && getline(&line, &cap, f) > 0) {
+		char dev[32], mnt[4096];
+		if (sscanf(line, "%*u %*u %31s %*s %4095s", dev, mnt) != 2 || strcmp(dev, want) != 0)
+			continue;
+		const char *sep = strstr(line, " - ");
+		found = sep && !strncmp(sep + 3, "fuse", 4) && !strcmp(mnt, mountpoint);
+	}
+	return found;
+}
+
 bool fs_bdi_set_readahead(const char *mountpoint, unsigned kb)
 {
 	/* AT_STATX_DONT_SYNC with an empty mask: the kernel answers st_dev from the superblock without
 	 * a GETATTR, which nobody would answer yet (this runs before the worker threads start). */
 	struct statx stx;
 	if (statx(AT_FDCWD, mountpoint, AT_STATX_DONT_SYNC, 0, &stx) != 0)
+		return false;
+	if (!dev_is_our_fuse_mount(mountpoint, stx.stx_dev_major, stx.stx_dev_minor))
 		return false;
 	char path[96];
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", stx.stx_dev_major, stx.stx_dev_minor);
