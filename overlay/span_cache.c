@@ -145,6 +145,11 @@ static unsigned char *cache_evict_locked(size_t need, size_t len, size_t *cap)
 				cache_drop_locked(e);
 				return p;
 			}
+			if (e->refs == 0) { /* freed, not pooled: the budget must shrink or this loop goes on */
+				free(e->data);
+				cache_held -= e->cap;
+				e->data = NULL;
+			}
 			cache_drop_locked(e);
 		}
 		e = prev;
