@@ -3,7 +3,7 @@
 # mount raises its read-ahead (the bdi's read_ahead_kb) to 1 MiB, so the kernel sends READs of
 # up to 1 MiB: read_ahead_kb reads back as 1024 right after `strata mount` returns, `strata
 # mount -d` shows READ replies larger than 256 KiB (the most the default 128 KiB read-ahead
-# gives) and none above 1 MiB, and the bytes are still those `tar -x` gives. Two layers of
+# gives), and the bytes are still those `tar -x` gives. Two layers of
 # ~25 MiB each in 256 KiB spans stream more than the 32 MiB span budget through the cache while
 # a tar reads the layers interleaved (the budget's buffers are recycled), and two readers walk
 # the tree in opposite orders. Without root (or a writable /sys) the read-ahead checks skip.
@@ -90,8 +90,10 @@ wait "$dpid"
 ok $? "strata mount -d: exits 0 after fusermount3 -u"
 sizes=$(grep -A1 'opcode: READ ' "$T/debug.log" | grep -o 'outsize: [0-9]*' | awk '{ print $2 - 16 }' | sort -n)
 max=$(echo "$sizes" | tail -1)
-[ -n "$max" ] && [ "$max" -le 1048576 ]
-ok $? "no READ reply is larger than 1 MiB (largest: ${max:-none})"
+# (No check that READs stay within 1 MiB: the kernel never sends more than the max_pages libfuse
+# negotiates, so such a check could not fail.)
+[ -n "$max" ]
+ok $? "strata mount -d logs the READ replies (largest: ${max:-none} bytes)"
 if [ "$raised" = yes ]; then
 	[ "$(echo "$sizes" | awk '$1 > 262144' | wc -l)" -gt 0 ]
 	ok $? "READs larger than 256 KiB (twice the default read-ahead) reach the mount ($(echo "$sizes" | awk '$1 > 262144' | wc -l) of $(echo "$sizes" | wc -l))"
