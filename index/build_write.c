@@ -389,8 +389,8 @@ int index_writer_run(struct index_build *b, struct strata_err **err)
 			if (r == 0 && batch->result)
 				r = write_layer(&w, batch->result, &e);
 			/* Views whose layers are all stored are computed now, while others are read. */
-			if (r == 0 && batch->result)
-				r = index_merge_layer_stored(b, batch->result->layer, &e);
+			if (r == 0 && batch->result && index_merge_layer_stored(b, batch->result->layer, &e) < 0)
+				r = strata_err_wrap(&e, "layer %d: views", batch->result->layer);
 			if (r < 0)
 				index_build_fail(b, e);
 		}
