@@ -36,9 +36,15 @@ static int fs_file_handle(struct fs_mount *m, fuse_ino_t ino, int64_t *fh)
 	return 0;
 }
 
+/* Whether open flags only read (anything else gets EROFS). */
+static bool open_reads_only(int flags)
+{
+	return (flags & O_ACCMODE) == O_RDONLY && !(flags & (O_TRUNC | O_APPEND | O_CREAT));
+}
+
 static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_APPEND | O_CREAT)))
+	if (!open_reads_only(fi->flags))
 		return EROFS;
 	int64_t fh = 0;
 	int rc = fs_file_handle(m, ino, &fh);
@@ -51,8 +57,7 @@ static int fs_do_open(struct fs_mount *m, fuse_ino_t ino, struct fuse_file_info 
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (__atomic_load_n(&fs_no_open, __ATOMIC_ACQUIRE) && (fi->flags & O_ACCMODE) == O_RDONLY &&
-	    !(fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) {
+	if (__atomic_load_n(&fs_no_open, __ATOMIC_ACQUIRE) && open_reads_only(fi->flags)) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
