@@ -128,7 +128,6 @@ void fs_dir_set_no_opendir(bool on);
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* A regular file of a listing: its inode and size. */
 struct fs_dir_file {
 	fuse_ino_t ino;
@@ -144,7 +143,6 @@ size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file 
 /* op_read.c */
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* prefetch.c: after a read at offset 0 of a file, a worker thread pushes the data of the next

@@ -328,13 +328,6 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	fs_readdir_common(req, ino, size, off, true);
 }
 
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 /* Position of regular file ino in d, looked for near d->seen first (a reader goes down a listing
  * in order), then everywhere; d->n when absent. Lock held. */
 static size_t dir_find_locked(const struct fs_dir *d, fuse_ino_t ino)

@@ -117,13 +117,6 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		fs_prefetch_kick(m, ino);
 }
 
-void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static int fs_do_readlink(struct fs_mount *m, fuse_ino_t ino, char **target)
 {
 	struct stat st;
