@@ -193,20 +193,6 @@ static char *seekable_copy_path(const struct index_build *b, const unsigned char
 	return xasprintf("%s/seekable/%s.zst", dir, hex);
 }
 
-/* Whether a zstd stream's access points leave a span over twice the requested spacing (one big
- * frame, as `zstd` writes): random reads there need the seekable copy. */
-static bool needs_seekable_copy(const struct overlay_seekmap *m, uint64_t span)
-{
-	if (!m || m->comp != OVERLAY_COMP_ZSTD)
-		return false;
-	for (size_t i = 0; i < m->n; i++) {
-		uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
-		if (end - m->pts[i].uoff > 2 * span)
-			return true;
-	}
-	return false;
-}
-
 static int index_one_layer(struct index_build *b, int layer, struct strata_err **err)
 {
 	const struct overlay_layer_info *li = overlay_image_layer(b->img, (size_t)layer - 1);
@@ -249,7 +235,8 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 		res->usize = overlay_stream_usize(st);
 		res->entries = (uint64_t)w.seq;
 		res->map = overlay_stream_take_seekmap(st);
-		if (needs_seekable_copy(res->map, b->opts->span ? b->opts->span : (uint64_t)4 << 20))
+		res->copy_span = overlay_seekmap_copy_span(res->map, b->opts->span);
+		if (res->copy_span)
 			res->seekable_copy = seekable_copy_path(b, res->csha);
 		res->scan_state = w.scan_state; /* the writer stores the findings, then frees it */
 		w.batch->result = res;

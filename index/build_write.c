@@ -230,9 +230,7 @@ static int64_t write_layer_sources(struct writer *w, const struct overlay_layer_
 	int64_t blob = write_source(w, li->blob, err);
 	if (blob < 0 || !res->map)
 		return blob;
-	uint64_t span = w->b->opts->span ? w->b->opts->span : (uint64_t)4 << 20;
-	return write_source_row(w, OVERLAY_SRC_DECOMP, blob, res->seekable_copy, 0, res->seekable_copy ? span : 0,
-				res->map, err);
+	return write_source_row(w, OVERLAY_SRC_DECOMP, blob, res->seekable_copy, 0, res->copy_span, res->map, err);
 }
 
 static void digest_str(const unsigned char sha[32], char out[72])

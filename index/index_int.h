@@ -122,6 +122,7 @@ struct index_layer_result {
 	uint64_t entries;
 	struct overlay_seekmap *map; /* owned; NULL for raw */
 	char *seekable_copy;         /* owned path or NULL */
+	uint64_t copy_span;          /* the copy's frame size, when seekable_copy */
 	void *scan_state;            /* scanner state, owned until the writer's layer_end/layer_free */
 };
 

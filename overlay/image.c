@@ -241,7 +241,7 @@ static int image_scan_members(struct overlay_image_store *s, struct image_scan *
 		s->outer = overlay_source_ref(file);
 		return 0;
 	}
-	struct overlay_stream_opts opts = {.span = 4u << 20};
+	struct overlay_stream_opts opts = {.span = OVERLAY_DEFAULT_SPAN};
 	struct overlay_stream *st = overlay_stream_open(file, comp, &opts, err);
 	if (!st)
 		return -1;

@@ -233,6 +233,10 @@ uint64_t overlay_stream_csize(const struct overlay_stream *st);
  * for which a seekable copy was written, the map describes the COPY (its coff are offsets in the
  * copy file) and overlay_stream_used_seekable_copy() is true. */
 struct overlay_seekmap *overlay_stream_take_seekmap(struct overlay_stream *st);
+/* Whether random reads of the stream m describes need a zstd seekable copy: its access points
+ * leave a gap over twice the spacing span (0: the default, 4 MiB), as one big zstd frame does.
+ * Returns the copy's frame size (span), or 0 when no copy is needed (gzip, multi-frame zstd). */
+uint64_t overlay_seekmap_copy_span(const struct overlay_seekmap *m, uint64_t span);
 bool overlay_stream_used_seekable_copy(const struct overlay_stream *st);
 void overlay_stream_free(struct overlay_stream *st);
 

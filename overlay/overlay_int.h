@@ -43,6 +43,7 @@ void overlay_decomp_forget(struct overlay_source *s);
 /* ---- streams (stream.c, stream_zstd.c) -------------------------------------------------- */
 
 #define OVERLAY_STREAM_INBUF (1u << 20) /* compressed read chunk */
+#define OVERLAY_DEFAULT_SPAN ((uint64_t)4 << 20) /* access point spacing when opts->span is 0 */
 
 enum overlay_copy_state { OVERLAY_COPY_NO = 0, OVERLAY_COPY_UNDECIDED, OVERLAY_COPY_YES };
 

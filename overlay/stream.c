@@ -12,7 +12,6 @@
 
 #include <string.h>
 
-#define DEFAULT_SPAN ((uint64_t)4 << 20)
 #define WINDOW_SIZE 32768u
 
 ssize_t overlay_stream_fill(struct overlay_stream *st, size_t n, struct strata_err **err)
@@ -202,7 +201,7 @@ struct overlay_stream *overlay_stream_open(struct overlay_source *src, enum over
 	struct overlay_stream *st = xcalloc(1, sizeof(*st));
 	st->src = overlay_source_ref(src);
 	st->comp = comp;
-	st->span = opts && opts->span ? opts->span : DEFAULT_SPAN;
+	st->span = opts && opts->span ? opts->span : OVERLAY_DEFAULT_SPAN;
 	st->max_ratio = opts ? opts->max_ratio : 0;
 	st->copy_fd = -1;
 	if (opts && opts->seekable_copy_path && comp == OVERLAY_COMP_ZSTD)

@@ -56,7 +56,21 @@ static uint32_t get_le32(const unsigned char *p)
 
 uint64_t overlay_seekable_frame_span(uint64_t span)
 {
-	return span == 0 ? (uint64_t)4 << 20 : span > SEEK_FRAME_MAX ? SEEK_FRAME_MAX : span;
+	return span == 0 ? OVERLAY_DEFAULT_SPAN : span > SEEK_FRAME_MAX ? SEEK_FRAME_MAX : span;
+}
+
+uint64_t overlay_seekmap_copy_span(const struct overlay_seekmap *m, uint64_t span)
+{
+	if (!m || m->comp != OVERLAY_COMP_ZSTD)
+		return 0;
+	if (span == 0)
+		span = OVERLAY_DEFAULT_SPAN;
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t end = i + 1 < m->n ? m->pts[i + 1].uoff : m->usize;
+		if (end - m->pts[i].uoff > 2 * span)
+			return span;
+	}
+	return 0;
 }
 
 unsigned char *overlay_seekable_table(const struct overlay_seekmap *m, uint64_t data_end, size_t *len)
