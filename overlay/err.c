@@ -1,4 +1,5 @@
-/* overlay/err.c — the error object shared by every module, and abort-on-OOM allocators. */
+/* overlay/err.c — the error object shared by every module, abort-on-OOM allocators, and the sweep
+ * of temporaries left by dead processes (strata_remove_dead_temps). */
 #include "overlay.h"
 
 #include <dirent.h>

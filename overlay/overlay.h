@@ -181,7 +181,8 @@ const struct overlay_seekmap *overlay_source_seekmap(const struct overlay_source
  * cache's problem, never the image's. */
 bool overlay_source_is_cache_copy(const struct overlay_source *s);
 
-/* Process-wide budget of the LRU that keeps decompressed spans (default 64 MiB). */
+/* Process-wide budget of all decompressed span buffers (default 64 MiB): the LRU's spans, those
+ * being decoded, those still read after eviction and the pooled ones. */
 void overlay_cache_set_budget(size_t bytes);
 
 /* Starts the threads that decode the next spans of a compressed layer ahead of a sequential

@@ -37,8 +37,6 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 /* source_decomp.c: frees a DECOMP source's cursor (NULL ok). */
 struct overlay_decomp_cursor;
 void overlay_decomp_cursor_free(struct overlay_decomp_cursor *c);
-/* source_decomp.c: drops the cached spans of a DECOMP source about to be freed. */
-void overlay_decomp_forget(struct overlay_source *s);
 
 /* ---- streams (stream.c, stream_zstd.c) -------------------------------------------------- */
 

@@ -75,7 +75,7 @@ void overlay_source_unref(struct overlay_source *s)
 			return;
 		struct overlay_source *base = s->base;
 		if (s->kind == OVERLAY_SRC_DECOMP) {
-			overlay_decomp_forget(s);
+			overlay_span_forget(s->id); /* its cached spans */
 			overlay_decomp_cursor_free(s->cursor);
 		}
 		if (s->fd >= 0)

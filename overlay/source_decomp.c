@@ -35,11 +35,6 @@
 
 static uint64_t next_source_id = 1;
 
-void overlay_decomp_forget(struct overlay_source *s)
-{
-	overlay_span_forget(s->id);
-}
-
 /* ---- decoders -------------------------------------------------------------------------- */
 
 /* A decoder positioned inside one span: started at access point idx, next output byte at upos,

@@ -195,10 +195,11 @@ void overlay_span_buf_release(unsigned char *p, size_t cap)
 	pthread_mutex_unlock(&cache_mu);
 }
 
-/* A new placeholder for span (id, idx) in bucket b, in the LRU, with one reference (the caller's:
- * it decodes the span). Called with cache_mu held. */
-static struct overlay_span *cache_insert_locked(uint64_t id, size_t idx, size_t b)
+/* A new placeholder for span (id, idx), in the LRU, with one reference (the caller's: it decodes
+ * the span). Called with cache_mu held. */
+static struct overlay_span *cache_insert_locked(uint64_t id, size_t idx)
 {
+	size_t b = cache_bucket(id, idx);
 	struct overlay_span *e = xcalloc(1, sizeof(*e));
 	e->src_id = id;
 	e->idx = idx;
@@ -229,7 +230,7 @@ struct overlay_span *overlay_span_acquire(uint64_t id, size_t idx, bool *fill)
 	for (;;) {
 		e = cache_find_locked(id, idx);
 		if (!e) {
-			e = cache_insert_locked(id, idx, cache_bucket(id, idx));
+			e = cache_insert_locked(id, idx);
 			*fill = true;
 			break;
 		}
@@ -257,7 +258,7 @@ struct overlay_span *overlay_span_acquire(uint64_t id, size_t idx, bool *fill)
 struct overlay_span *overlay_span_claim(uint64_t id, size_t idx)
 {
 	pthread_mutex_lock(&cache_mu);
-	struct overlay_span *e = cache_find_locked(id, idx) ? NULL : cache_insert_locked(id, idx, cache_bucket(id, idx));
+	struct overlay_span *e = cache_find_locked(id, idx) ? NULL : cache_insert_locked(id, idx);
 	pthread_mutex_unlock(&cache_mu);
 	return e;
 }
