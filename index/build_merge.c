@@ -50,7 +50,7 @@ struct index_merger {
 	struct overlay_merge *m; /* merged tree after layer next - 1 */
 	int next;                /* the next layer whose views are computed */
 	bool *stored;            /* [1..L]: the layer's entry rows are all in the database */
-	uint64_t nprobs;         /* merge problems stored */
+	struct index_build *b;   /* for problem_cb: its problem count (the writer thread's) */
 	int layer;               /* layer being merged, for problem_cb */
 };
 
@@ -66,7 +66,7 @@ static void problem_cb(void *ctx, const struct overlay_merge_problem *p)
 	sqlite3_step(st); /* as before: a problem row that cannot be stored does not stop the index */
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	mg->nprobs++;
+	mg->b->problems++;
 }
 
 static int store_view(sqlite3 *db, sqlite3_stmt *ins_view, sqlite3_stmt *ins_node, struct overlay_merge *m,
@@ -156,6 +156,7 @@ static struct index_merger *merger_get(struct index_build *b, struct strata_err 
 	mg->m = overlay_merge_new(OVERLAY_MERGE_OCI);
 	mg->next = 1;
 	mg->stored = xcalloc(b->nlayers + 1, sizeof(*mg->stored));
+	mg->b = b;
 	b->merger = mg;
 	return mg;
 }
@@ -190,19 +191,24 @@ static int merge_layer(struct index_build *b, struct index_merger *mg, int k, st
 	return rc;
 }
 
-int index_merge_layer_stored(struct index_build *b, int layer, struct strata_err **err)
+/* Computes the views of every layer that is stored with all layers below it. */
+static int merge_ready(struct index_build *b, struct index_merger *mg, struct strata_err **err)
 {
-	struct index_merger *mg = merger_get(b, err);
-	if (!mg)
-		return -1;
-	if (layer >= 1 && (size_t)layer <= b->nlayers)
-		mg->stored[layer] = true;
 	while ((size_t)mg->next <= b->nlayers && mg->stored[mg->next]) {
 		if (merge_layer(b, mg, mg->next, err) < 0)
 			return -1;
 		mg->next++;
 	}
 	return 0;
+}
+
+int index_merge_layer_stored(struct index_build *b, int layer, struct strata_err **err)
+{
+	struct index_merger *mg = merger_get(b, err);
+	if (!mg)
+		return -1;
+	mg->stored[layer] = true;
+	return merge_ready(b, mg, err);
 }
 
 int index_merge_views(struct index_build *b, struct strata_err **err)
@@ -215,10 +221,9 @@ int index_merge_views(struct index_build *b, struct strata_err **err)
 		return -1; /* an image without layers is an empty root */
 	for (int k = 1; k <= L; k++)
 		mg->stored[k] = true;
-	if (index_merge_layer_stored(b, 0, err) < 0)
+	if (merge_ready(b, mg, err) < 0)
 		return -1;
-	b->problems += mg->nprobs;
-	b->merger = NULL;
+	b->merger = NULL; /* freed now, not at the end of the build: its memory goes before the indexes */
 	index_merger_free(mg);
 	return 0;
 }
