@@ -313,9 +313,11 @@ static void *view_parse_main(void *arg)
 	return NULL;
 }
 
-static void view_parse_join(struct view_parse *j)
+/* Waits for j's thread, then frees the captured files it parsed. */
+static void view_parse_finish(struct view_parse *j)
 {
 	pthread_join(j->th, NULL);
+	vis_clear(&j->vl);
 }
 
 static const struct catalog_pkg *set_find(const struct catalog_set *s, const char *key)
@@ -364,8 +366,7 @@ int catalog_build(void *sqlite_db, struct strata_err **err)
 			break;
 		}
 		if (running) {
-			view_parse_join(running);
-			vis_clear(&running->vl);
+			view_parse_finish(running);
 			running = NULL;
 		}
 		job = (struct view_parse){.vl = vl, .set = &sets[v]};
@@ -376,10 +377,8 @@ int catalog_build(void *sqlite_db, struct strata_err **err)
 			vis_clear(&job.vl);
 		}
 	}
-	if (running) {
-		view_parse_join(running);
-		vis_clear(&running->vl);
-	}
+	if (running)
+		view_parse_finish(running);
 	if (rc == 0) {
 		/* Layer that introduced each final package: lowest N with the same version up to L. */
 		for (size_t i = 0; i < sets[L].n; i++) {
