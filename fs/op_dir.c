@@ -349,10 +349,9 @@ static fuse_ino_t parent_of_locked(const struct fs_dir_cache *c, fuse_ino_t ino)
 	return p->ino == ino ? p->parent : 0;
 }
 
-/* The cached listing holding regular file ino into *pos, or NULL. Lock held. */
-static struct fs_dir *cache_find_file_locked(struct fs_dir_cache *c, fuse_ino_t ino, size_t *pos)
+/* The cached listing of parent holding regular file ino into *pos, or NULL. Lock held. */
+static struct fs_dir *cache_find_file_locked(struct fs_dir_cache *c, fuse_ino_t parent, fuse_ino_t ino, size_t *pos)
 {
-	fuse_ino_t parent = parent_of_locked(c, ino);
 	for (size_t i = 0; parent && i < FS_DIR_CACHE_SLOTS; i++)
 		if (c->slot[i] && c->slot[i]->ino == parent)
 			return (*pos = dir_find_locked(c->slot[i], ino)) < c->slot[i]->n ? c->slot[i] : NULL;
@@ -365,16 +364,16 @@ size_t fs_dir_next_files(struct fs_mount *m, fuse_ino_t ino, struct fs_dir_file 
 	struct fs_dir_cache *c = m->dirs;
 	size_t got = 0, pos = 0;
 	pthread_mutex_lock(&c->lock);
-	struct fs_dir *d = cache_find_file_locked(c, ino, &pos);
+	fuse_ino_t parent = parent_of_locked(c, ino);
+	struct fs_dir *d = cache_find_file_locked(c, parent, ino, &pos);
 	if (!d) { /* listed once, since dropped from the cache: list it again (outside the lock) */
-		fuse_ino_t parent = parent_of_locked(c, ino);
 		pthread_mutex_unlock(&c->lock);
 		struct fs_dir *built = NULL;
 		if (!parent || dir_build(m, parent, &built))
 			return 0;
 		pthread_mutex_lock(&c->lock);
-		cache_insert_locked(c, built);
-		if (!(d = cache_find_file_locked(c, ino, &pos))) {
+		d = cache_insert_locked(c, built); /* or the listing another thread inserted meanwhile */
+		if ((pos = dir_find_locked(d, ino)) == d->n) {
 			pthread_mutex_unlock(&c->lock);
 			return 0;
 		}
