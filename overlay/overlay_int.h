@@ -377,8 +377,9 @@ void overlay_span_complete(struct overlay_span *e, unsigned char *data, size_t l
 void overlay_span_release(struct overlay_span *e);
 /* The bytes of a ready span (borrowed: valid while the caller holds its reference). */
 const unsigned char *overlay_span_data(const struct overlay_span *e);
-/* Span (id, idx) was read to its end: it becomes the first to be evicted. */
-void overlay_span_demote(uint64_t id, size_t idx);
+/* Drops the caller's reference to a span it read to its end: the span, if still cached, becomes
+ * the first to be evicted. */
+void overlay_span_release_read(struct overlay_span *e);
 /* Whether span (id, idx) is cached or being decoded. */
 bool overlay_span_known(uint64_t id, size_t idx);
 /* Drops every cached span of source id (the source is being freed). */

@@ -435,10 +435,10 @@ ssize_t overlay_decomp_pread(struct overlay_source *s, void *buf, size_t len, ui
 				goto fail;
 			}
 			memcpy(dst + done, overlay_span_data(e) + (o - start), want);
-			overlay_span_release(e);
-			/* read to its end: a sequential reader is done with it */
-			if (o + want == end)
-				overlay_span_demote(s->id, i);
+			if (o + want == end) /* read to its end: a sequential reader is done with it */
+				overlay_span_release_read(e);
+			else
+				overlay_span_release(e);
 		}
 		done += want;
 	}

@@ -11,7 +11,7 @@
  * being decoded, still in use after eviction, or pooled — not only the cached spans. A decode
  * that needs a buffer while the budget is full takes the buffer of the least recently used span
  * (its pages are already faulted in), so a steady sequential reader allocates nothing. A span a
- * reader has read to its end moves to the LRU's tail (overlay_span_demote): a tar of a merged view
+ * reader has read to its end moves to the LRU's tail (overlay_span_release_read): a tar of a merged view
  * reads two or more layers interleaved, and a layer streamed through the cache must not evict the
  * span another layer's reader is in the middle of (gzip bench image, 32 MiB: 155 span decodes for
  * 129 spans, 190 in plain LRU order; 137 with one span of readahead instead of two). */
@@ -282,27 +282,32 @@ void overlay_span_complete(struct overlay_span *e, unsigned char *data, size_t l
 	pthread_mutex_unlock(&cache_mu);
 }
 
-/* A reader read span (id, idx) up to its end: the span goes to the LRU's tail, so it is the first
- * one evicted (a sequential reader will not come back to it; the spans of other layers that an
- * interleaved reader is in the middle of, and those decoded ahead, stay). */
-void overlay_span_demote(uint64_t id, size_t idx)
+static void span_release_locked(struct overlay_span *e)
 {
-	pthread_mutex_lock(&cache_mu);
-	struct overlay_span *e = cache_find_locked(id, idx);
-	if (e && e->ready && e != lru_tail) {
-		lru_unlink_locked(e);
-		e->prev = lru_tail;
-		lru_tail->next = e;
-		lru_tail = e;
-	}
-	pthread_mutex_unlock(&cache_mu);
+	if (--e->refs == 0 && !e->cached)
+		ent_free(e);
 }
 
 void overlay_span_release(struct overlay_span *e)
 {
 	pthread_mutex_lock(&cache_mu);
-	if (--e->refs == 0 && !e->cached)
-		ent_free(e);
+	span_release_locked(e);
+	pthread_mutex_unlock(&cache_mu);
+}
+
+/* The reader read e up to its end: while still cached, e goes to the LRU's tail, so it is the
+ * first one evicted (a sequential reader will not come back to it; the spans of other layers that
+ * an interleaved reader is in the middle of, and those decoded ahead, stay). One lock for both. */
+void overlay_span_release_read(struct overlay_span *e)
+{
+	pthread_mutex_lock(&cache_mu);
+	if (e->cached && e->ready && e != lru_tail) {
+		lru_unlink_locked(e);
+		e->prev = lru_tail;
+		lru_tail->next = e;
+		lru_tail = e;
+	}
+	span_release_locked(e);
 	pthread_mutex_unlock(&cache_mu);
 }
 
