@@ -119,10 +119,9 @@ static struct overlay_source *lazy_copy_open(struct index_db *db, struct index_c
 		return NULL;
 	}
 	struct overlay_source *s = overlay_zstd_seekable_open(base, m, path, span, sha, err);
-	int code = !s && err && *err ? (*err)->code : 0;
 	/* Only a blob that is not what the index recorded makes the index stale; a read that failed
 	 * (EIO, EMFILE…) fails this reader and the next one tries again. */
-	if (code == STRATA_EDIGEST || code == STRATA_EFORMAT || code == STRATA_ELIMIT)
+	if (!s && err && *err && strata_err_data_bad((*err)->code))
 		reader_stale_mark(db, c, overlay_source_path(base), (*err)->msg);
 	return s;
 }

@@ -51,6 +51,11 @@ int strata_err_sys(struct strata_err **err, const char *fmt, ...)
 	return -1;
 }
 
+bool strata_err_data_bad(int code)
+{
+	return code == STRATA_EDIGEST || code == STRATA_EFORMAT || code == STRATA_ELIMIT;
+}
+
 int strata_err_wrap(struct strata_err **err, const char *fmt, ...)
 {
 	if (!err || !*err)

@@ -54,6 +54,9 @@ int strata_err_set(struct strata_err **err, int code, const char *fmt, ...)
 int strata_err_sys(struct strata_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefixes context to an existing error: "ctx: old message". No-op if err or *err is NULL. Returns -1. */
 int strata_err_wrap(struct strata_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether code says the bytes are not what they should be (EDIGEST, EFORMAT, ELIMIT), as opposed
+ * to bytes that could not be read (EIO, …): a blob failing so stays bad, a read may pass later. */
+bool strata_err_data_bad(int code);
 void strata_err_free(struct strata_err *e);
 
 /* Abort-on-OOM allocators: out of memory is the one condition library code may die on. */

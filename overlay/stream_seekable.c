@@ -180,9 +180,7 @@ enum build_fail { BUILD_BLOB_BAD, BUILD_BLOB_UNREADABLE, BUILD_COPY_UNWRITABLE }
 /* The failure class of a blob-side error. */
 static enum build_fail build_blob_fail(const struct strata_err *e)
 {
-	int code = e ? e->code : STRATA_EIO;
-	return code == STRATA_EDIGEST || code == STRATA_EFORMAT || code == STRATA_ELIMIT ? BUILD_BLOB_BAD
-											 : BUILD_BLOB_UNREADABLE;
+	return e && strata_err_data_bad(e->code) ? BUILD_BLOB_BAD : BUILD_BLOB_UNREADABLE;
 }
 
 /* Streams blob into a new copy at path (tmp name, then rename), checking its sha256 and size.
