@@ -393,3 +393,16 @@ unsigned char *overlay_span_buf_get(size_t len, size_t *cap);
 void overlay_span_buf_release(unsigned char *p, size_t cap);
 
 #endif
+
+/* ---- lending decoded bytes in place (stream_ahead.c, used by tar.c) -------------------------- */
+#ifndef STRATA_OVERLAY_LEND_INT
+#define STRATA_OVERLAY_LEND_INT
+/* stream_ahead.c: overlay_stream_read without the copy, for a stream with read-ahead: *p points at
+ * the next decoded bytes inside the ring (at most max, never past the end of one chunk), hashed
+ * into the diff_id like read bytes. They are lent until the reader's next call of
+ * overlay_stream_ahead_borrow or overlay_stream_read on st (or its finish/free): the decoder does
+ * not touch them before. Returns the count, 0 at the end (or max 0), -1 with the decoder's error
+ * (*p NULL); the end and error semantics are overlay_stream_read's. */
+ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned char **p, size_t max,
+				    struct strata_err **err);
+#endif

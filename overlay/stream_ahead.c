@@ -13,25 +13,34 @@
  * overlay_stream_free); `usha` is the reader's (overlay_stream_account leaves it alone when `ahead`
  * is set);
  * the reader only takes filled chunks from the ring, under the ring's mutex. A chunk belongs to the
- * decoder while it fills it and to the reader from publication until the reader moves past it. */
+ * decoder while it fills it and to the reader from publication until the reader moves past it.
+ *
+ * Lending (overlay_stream_ahead_borrow): the reader may take bytes in place instead of copying
+ * them out; a chunk whose last bytes were lent stays the reader's (counted in `count`, so the
+ * decoder cannot refill it) until the reader's next call, which releases it first. */
 #include "overlay_int.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define AHEAD_CHUNK ((size_t)256 << 10)
 #define AHEAD_NBUF 16
+#define AHEAD_RING_ALIGN ((size_t)2 << 20) /* a transparent huge page */
 
 struct overlay_stream_ahead {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_data;  /* a chunk was published, or the decoder ended */
 	pthread_cond_t cv_space; /* the reader released a chunk, or stop was set */
+	unsigned char *ring;     /* one allocation: bufs[i] = ring + i * AHEAD_CHUNK */
 	unsigned char *bufs[AHEAD_NBUF];
 	size_t lens[AHEAD_NBUF];
 	size_t head, count; /* published chunks: bufs[head .. head+count) mod NBUF */
 	size_t pos;         /* reader's position in bufs[head] */
+	bool lent;          /* bufs[head] was lent to its end: released at the reader's next call */
 	bool ended;         /* the decoder stopped: at the end of the stream, or on err */
 	bool stop;          /* the reader gives up: the decoder stops at its next chunk */
 	bool joined;
@@ -80,6 +89,21 @@ static void *ahead_main(void *arg)
 	return NULL;
 }
 
+/* The ring's memory, aligned to and advised for transparent huge pages (where the kernel has them
+ * on madvise): a layer's decoder writes all of it once, and faulting 4 MiB in as 1024 small pages
+ * cost more CPU than the copies lending saves (page faults are dear in a VM). */
+static unsigned char *ahead_ring_alloc(void)
+{
+	void *p = NULL;
+	size_t len = AHEAD_CHUNK * AHEAD_NBUF;
+	if (posix_memalign(&p, AHEAD_RING_ALIGN, len) != 0) {
+		fputs("strata: out of memory\n", stderr);
+		abort();
+	}
+	(void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without THP, small pages as before */
+	return p;
+}
+
 int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err)
 {
 	if (st->ahead || st->uout > 0 || st->cread > 0)
@@ -88,8 +112,9 @@ int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv_data, NULL);
 	pthread_cond_init(&a->cv_space, NULL);
+	a->ring = ahead_ring_alloc();
 	for (size_t i = 0; i < AHEAD_NBUF; i++)
-		a->bufs[i] = xmalloc(AHEAD_CHUNK);
+		a->bufs[i] = a->ring + i * AHEAD_CHUNK;
 	st->ahead = a;
 	int rc = pthread_create(&a->th, NULL, ahead_main, st);
 	if (rc != 0) {
@@ -101,28 +126,51 @@ int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err
 	return 0;
 }
 
+/* Under a->mu: the reader is done with bufs[head] (read or lent to its end): the decoder may
+ * refill it. */
+static void ahead_release_head(struct overlay_stream_ahead *a)
+{
+	a->head = (a->head + 1) % AHEAD_NBUF;
+	a->count--;
+	a->pos = 0;
+	a->lent = false;
+	pthread_cond_signal(&a->cv_space);
+}
+
+/* Under a->mu: waits for a published chunk. Returns 1 when bufs[head] has bytes at pos, 0 at the
+ * end of the stream (or when the decoder's error waits for a later call: done > 0), -1 with the
+ * decoder's error (handed over once; a->mu released). */
+static int ahead_wait_chunk(struct overlay_stream_ahead *a, size_t done, struct strata_err **err)
+{
+	while (a->count == 0 && !a->ended)
+		pthread_cond_wait(&a->cv_data, &a->mu);
+	if (a->count > 0)
+		return 1;
+	/* ended: the end of the stream, or the decoder's error */
+	if (!a->err || done > 0)
+		return 0; /* the bytes first; the error at the next call */
+	struct strata_err *e = steal_pointer(&a->err);
+	pthread_mutex_unlock(&a->mu);
+	if (err && !*err)
+		*err = e;
+	else
+		strata_err_free(e);
+	return -1;
+}
+
 ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf, size_t len, struct strata_err **err)
 {
 	struct overlay_stream_ahead *a = st->ahead;
 	size_t done = 0;
 	pthread_mutex_lock(&a->mu);
+	if (a->lent)
+		ahead_release_head(a);
 	while (done < len) {
-		while (a->count == 0 && !a->ended)
-			pthread_cond_wait(&a->cv_data, &a->mu);
-		if (a->count == 0) { /* ended: the end of the stream, or the decoder's error */
-			if (a->err) {
-				if (done > 0)
-					break; /* the bytes first; the error at the next call */
-				struct strata_err *e = steal_pointer(&a->err);
-				pthread_mutex_unlock(&a->mu);
-				if (err && !*err)
-					*err = e;
-				else
-					strata_err_free(e);
-				return -1;
-			}
+		int w = ahead_wait_chunk(a, done, err);
+		if (w < 0)
+			return -1;
+		if (w == 0)
 			break;
-		}
 		size_t take = a->lens[a->head] - a->pos;
 		if (take > len - done)
 			take = len - done;
@@ -134,15 +182,40 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
 		pthread_mutex_lock(&a->mu);
 		done += take;
 		a->pos += take;
-		if (a->pos == a->lens[a->head]) {
-			a->head = (a->head + 1) % AHEAD_NBUF;
-			a->count--;
-			a->pos = 0;
-			pthread_cond_signal(&a->cv_space);
-		}
+		if (a->pos == a->lens[a->head])
+			ahead_release_head(a);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return (ssize_t)done;
+}
+
+ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned char **p, size_t max,
+				    struct strata_err **err)
+{
+	struct overlay_stream_ahead *a = st->ahead;
+	*p = NULL;
+	if (max == 0)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	if (a->lent)
+		ahead_release_head(a);
+	int w = ahead_wait_chunk(a, 0, err);
+	if (w < 0)
+		return -1;
+	size_t take = 0;
+	if (w > 0) {
+		take = a->lens[a->head] - a->pos;
+		if (take > max)
+			take = max;
+		*p = a->bufs[a->head] + a->pos;
+		a->pos += take;
+		/* Kept (not released) to its end: the bytes stay where they are until the next call. */
+		a->lent = a->pos == a->lens[a->head];
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (take > 0)
+		EVP_DigestUpdate(st->usha, *p, take); /* in order, as overlay_stream_ahead_read does */
+	return (ssize_t)take;
 }
 
 void overlay_stream_ahead_join(struct overlay_stream *st)
@@ -165,8 +238,7 @@ void overlay_stream_ahead_free(struct overlay_stream_ahead *a)
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv_data);
 	pthread_cond_destroy(&a->cv_space);
-	for (size_t i = 0; i < AHEAD_NBUF; i++)
-		free(a->bufs[i]);
+	free(a->ring);
 	strata_err_free(a->err);
 	free(a);
 }

@@ -5,7 +5,8 @@
  * data sits in the uncompressed stream. libarchive reads only the tar format here (no filters:
  * the bytes come already decompressed), through a small I/O interface (overlay_tar_io) so the same
  * walker serves overlay_stream (the index pass) and plain preads with seeking (member scans of an
- * uncompressed image archive).
+ * uncompressed image archive). A stream decoded ahead on its own thread lends libarchive its
+ * decoded chunks in place instead (overlay_stream_ahead_borrow): no copy of the layer's bytes.
  *
  * Invariant used for data_offset: right after archive_read_next_header() returns, the tar reader
  * has consumed exactly the header blocks (ustar header, pax/GNU extension headers and their
@@ -31,16 +32,33 @@ static inline void tar_archive_freep(struct archive **a)
 
 struct tar_client {
 	const struct overlay_tar_io *io;
+	/* A stream decoded ahead: libarchive gets its ring chunks in place (lent until the next read
+	 * or skip callback, which is all libarchive asks of a read callback's buffer), no copy. NULL:
+	 * bytes come from io->read into buf. */
+	struct overlay_stream *lend;
 	unsigned char *buf;
 	uint64_t total;          /* bytes handed to libarchive or skipped */
 	struct strata_err *ioerr; /* the first I/O error, reported in preference to libarchive's */
 };
 
+/* The next bytes, at most max: lent by the stream, or read into c->buf (max <= TAR_BUF_SIZE). */
+static ssize_t tar_client_next(struct tar_client *c, size_t max, const void **out)
+{
+	if (c->lend) {
+		const unsigned char *p = NULL;
+		ssize_t n = overlay_stream_ahead_borrow(c->lend, &p, max, &c->ioerr);
+		*out = p;
+		return n;
+	}
+	*out = c->buf;
+	return c->io->read(c->io->ctx, c->buf, max < TAR_BUF_SIZE ? max : TAR_BUF_SIZE, &c->ioerr);
+}
+
 static la_ssize_t tar_client_read(struct archive *a, void *ctx, const void **out)
 {
 	(void)a;
 	struct tar_client *c = ctx;
-	ssize_t n = c->io->read(c->io->ctx, c->buf, TAR_BUF_SIZE, &c->ioerr);
+	ssize_t n = tar_client_next(c, c->lend ? (size_t)SSIZE_MAX : TAR_BUF_SIZE, out);
 	if (n < 0) {
 		if (!c->ioerr)
 			strata_err_set(&c->ioerr, STRATA_EIO, "read failed");
@@ -48,7 +66,6 @@ static la_ssize_t tar_client_read(struct archive *a, void *ctx, const void **out
 		return -1;
 	}
 	c->total += (uint64_t)n;
-	*out = c->buf;
 	return n;
 }
 
@@ -64,8 +81,8 @@ static la_int64_t tar_client_skip(struct archive *a, void *ctx, la_int64_t reque
 	} else {
 		n = 0;
 		while (n < request) {
-			size_t want = (size_t)(request - n) < TAR_BUF_SIZE ? (size_t)(request - n) : TAR_BUF_SIZE;
-			ssize_t r = c->io->read(c->io->ctx, c->buf, want, &c->ioerr);
+			const void *ignored;
+			ssize_t r = tar_client_next(c, (size_t)(request - n), &ignored);
 			if (r < 0) {
 				n = -1;
 				break;
@@ -226,11 +243,10 @@ static int tar_walk_entry(struct archive *a, struct tar_client *c, struct archiv
 	return 0;
 }
 
-int overlay_tar_walk_io(const struct overlay_tar_io *io, const struct overlay_tar_callbacks *cb, void *ctx,
-			struct strata_err **err)
+/* Walks the tar whose bytes c delivers. */
+static int tar_walk_client(struct tar_client *c, const struct overlay_tar_callbacks *cb, void *ctx,
+			   struct strata_err **err)
 {
-	cleanup_free unsigned char *buf = xmalloc(TAR_BUF_SIZE);
-	struct tar_client c = {.io = io, .buf = buf};
 	cleanup_archive struct archive *a = archive_read_new();
 	if (!a) {
 		fputs("strata: out of memory\n", stderr);
@@ -239,12 +255,12 @@ int overlay_tar_walk_io(const struct overlay_tar_io *io, const struct overlay_ta
 	archive_read_support_format_tar(a);
 	archive_read_set_read_callback(a, tar_client_read);
 	archive_read_set_skip_callback(a, tar_client_skip);
-	archive_read_set_callback_data(a, &c);
+	archive_read_set_callback_data(a, c);
 	if (archive_read_open1(a) != ARCHIVE_OK) {
-		if (c.total == 0 && !c.ioerr)
+		if (c->total == 0 && !c->ioerr)
 			return 0; /* an empty stream is an empty tar */
-		int rc = tar_fail(a, &c, "not a tar", NULL, 0, err);
-		strata_err_free(c.ioerr);
+		int rc = tar_fail(a, c, "not a tar", NULL, 0, err);
+		strata_err_free(c->ioerr);
 		return rc;
 	}
 
@@ -255,17 +271,25 @@ int overlay_tar_walk_io(const struct overlay_tar_io *io, const struct overlay_ta
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) { /* RETRY: a damaged header */
-			int rc = tar_fail(a, &c, "bad header", NULL, hdr_off, err);
-			strata_err_free(c.ioerr);
+			int rc = tar_fail(a, c, "bad header", NULL, hdr_off, err);
+			strata_err_free(c->ioerr);
 			return rc;
 		}
-		if (tar_walk_entry(a, &c, ae, cb, ctx, err) < 0) {
-			strata_err_free(c.ioerr);
+		if (tar_walk_entry(a, c, ae, cb, ctx, err) < 0) {
+			strata_err_free(c->ioerr);
 			return -1;
 		}
 	}
-	strata_err_free(c.ioerr);
+	strata_err_free(c->ioerr);
 	return 0;
+}
+
+int overlay_tar_walk_io(const struct overlay_tar_io *io, const struct overlay_tar_callbacks *cb, void *ctx,
+			struct strata_err **err)
+{
+	cleanup_free unsigned char *buf = xmalloc(TAR_BUF_SIZE);
+	struct tar_client c = {.io = io, .buf = buf};
+	return tar_walk_client(&c, cb, ctx, err);
 }
 
 static ssize_t tar_stream_read(void *ctx, void *buf, size_t len, struct strata_err **err)
@@ -277,5 +301,8 @@ int overlay_tar_walk(struct overlay_stream *st, const struct overlay_tar_callbac
 		     struct strata_err **err)
 {
 	struct overlay_tar_io io = {.read = tar_stream_read, .skip = NULL, .ctx = st};
-	return overlay_tar_walk_io(&io, cb, ctx, err);
+	if (!st->ahead)
+		return overlay_tar_walk_io(&io, cb, ctx, err);
+	struct tar_client c = {.io = &io, .lend = st};
+	return tar_walk_client(&c, cb, ctx, err);
 }
