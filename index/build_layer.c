@@ -17,6 +17,7 @@ struct layer_walk {
 	struct index_batch *batch;
 	struct index_rec *cur; /* pending record (points into batch) */
 	EVP_MD_CTX *md;
+	const EVP_MD *sha256; /* fetched once per layer: EVP_sha256() is looked up again at each init */
 	bool hashing;
 	void *scan_state;
 	bool scanning;
@@ -146,7 +147,7 @@ static int on_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_
 	}
 	w->cur = r;
 	if (r->type == OVERLAY_T_REG && !r->sparse) {
-		EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(w->md, w->sha256, NULL);
 		w->hashing = true;
 	}
 	const struct index_scanner_ops *sc = w->b->opts->scanner;
@@ -216,6 +217,8 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	w.md = EVP_MD_CTX_new();
 	if (!w.md)
 		abort();
+	EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+	w.sha256 = fetched ? fetched : EVP_sha256(); /* not fetched: looked up per file, as before */
 	const struct index_scanner_ops *sc = b->opts->scanner;
 	if (sc)
 		w.scan_state = sc->layer_begin(sc->ctx, layer);
@@ -225,6 +228,7 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	if (rc == 0)
 		rc = overlay_stream_finish(st, err);
 	EVP_MD_CTX_free(w.md);
+	EVP_MD_free(fetched);
 	if (rc == 0) {
 		if (!w.batch)
 			w.batch = batch_new();

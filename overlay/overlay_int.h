@@ -406,3 +406,13 @@ void overlay_span_buf_release(unsigned char *p, size_t cap);
 ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned char **p, size_t max,
 				    struct strata_err **err);
 #endif
+
+/* ---- big stream buffers (stream.c) ------------------------------------------------------------ */
+#ifndef STRATA_OVERLAY_BUF_INT
+#define STRATA_OVERLAY_BUF_INT
+/* stream.c: an owned buffer of at least len bytes (free with free()) for data a stream writes once
+ * through (the compressed input buffer, the read-ahead ring): rounded up to whole 2 MiB, aligned
+ * to them and advised for transparent huge pages, so it faults in as a few huge pages instead of
+ * hundreds of small ones (each fault is dear in a VM). Aborts when out of memory. */
+unsigned char *overlay_stream_buf_alloc(size_t len);
+#endif

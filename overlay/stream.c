@@ -10,9 +10,24 @@
  * After the last member only zero padding may follow. */
 #include "overlay_int.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define WINDOW_SIZE 32768u
+#define HUGE_PAGE ((size_t)2 << 20)
+
+unsigned char *overlay_stream_buf_alloc(size_t len)
+{
+	void *p = NULL;
+	len = (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (posix_memalign(&p, HUGE_PAGE, len) != 0) {
+		fputs("strata: out of memory\n", stderr);
+		abort();
+	}
+	(void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without THP, small pages as before */
+	return p;
+}
 
 ssize_t overlay_stream_fill(struct overlay_stream *st, size_t n, struct strata_err **err)
 {
@@ -217,7 +232,7 @@ struct overlay_stream *overlay_stream_open(struct overlay_source *src, enum over
 	}
 	int r = 0;
 	if (comp != OVERLAY_COMP_NONE) {
-		st->in = xmalloc(OVERLAY_STREAM_INBUF);
+		st->in = overlay_stream_buf_alloc(OVERLAY_STREAM_INBUF);
 		st->map = xcalloc(1, sizeof(*st->map));
 		st->map->comp = comp;
 	}

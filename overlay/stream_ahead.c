@@ -22,13 +22,10 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define AHEAD_CHUNK ((size_t)256 << 10)
 #define AHEAD_NBUF 16
-#define AHEAD_RING_ALIGN ((size_t)2 << 20) /* a transparent huge page */
 
 struct overlay_stream_ahead {
 	pthread_t th;
@@ -89,21 +86,6 @@ static void *ahead_main(void *arg)
 	return NULL;
 }
 
-/* The ring's memory, aligned to and advised for transparent huge pages (where the kernel has them
- * on madvise): a layer's decoder writes all of it once, and faulting 4 MiB in as 1024 small pages
- * cost more CPU than the copies lending saves (page faults are dear in a VM). */
-static unsigned char *ahead_ring_alloc(void)
-{
-	void *p = NULL;
-	size_t len = AHEAD_CHUNK * AHEAD_NBUF;
-	if (posix_memalign(&p, AHEAD_RING_ALIGN, len) != 0) {
-		fputs("strata: out of memory\n", stderr);
-		abort();
-	}
-	(void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without THP, small pages as before */
-	return p;
-}
-
 int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err)
 {
 	if (st->ahead || st->uout > 0 || st->cread > 0)
@@ -112,7 +94,8 @@ int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv_data, NULL);
 	pthread_cond_init(&a->cv_space, NULL);
-	a->ring = ahead_ring_alloc();
+	/* Written once by the decoder: huge pages fault it in at a fraction of the cost. */
+	a->ring = overlay_stream_buf_alloc(AHEAD_CHUNK * AHEAD_NBUF);
 	for (size_t i = 0; i < AHEAD_NBUF; i++)
 		a->bufs[i] = a->ring + i * AHEAD_CHUNK;
 	st->ahead = a;
