@@ -5,7 +5,11 @@
  * leaves the serial end of the pass), reading the entries back in tar order, so the merge never
  * needs all entries in memory at once. A merge problem is stored as it is found (never held in
  * memory: a hostile layer can have any number of rejected entries), so problem row ids follow the
- * order in which the writer stores layers and views; nothing reads them in id order. */
+ * order in which the writer stores layers and views; nothing reads them in id order.
+ *
+ * A hard link in layer k whose target is a file of a lower layer is part of layer k's own view
+ * too (it is in the layer's tar): the literal merge asks link_resolve what the target path shows
+ * in view k, which is stored by then, and shows the link as a file backed by that entry. */
 #include "index_int.h"
 
 #include <string.h>
@@ -47,6 +51,7 @@ static int node_cb(void *ctx, const struct overlay_merge_node *n)
 /* The views computed so far and what the next layer's need (index_build.merger). */
 struct index_merger {
 	sqlite3_stmt *sel, *ins_node, *ins_view, *ins_problem;
+	sqlite3_stmt *child; /* a node of a stored view by (view, parent, name), for link_resolve */
 	struct overlay_merge *m; /* merged tree after layer next - 1 */
 	int next;                /* the next layer whose views are computed */
 	bool *stored;            /* [1..L]: the layer's entry rows are all in the database */
@@ -133,6 +138,7 @@ void index_merger_free(struct index_merger *mg)
 	sqlite3_finalize(mg->ins_node);
 	sqlite3_finalize(mg->ins_view);
 	sqlite3_finalize(mg->ins_problem);
+	sqlite3_finalize(mg->child);
 	overlay_merge_free(mg->m);
 	free(mg->stored);
 	free(mg);
@@ -149,7 +155,9 @@ static struct index_merger *merger_get(struct index_build *b, struct strata_err 
 	    index_sql_prepare(db, "INSERT OR REPLACE INTO node VALUES(?,?,?,?,?,?,?,?,?)", &mg->ins_node, err) < 0 ||
 	    index_sql_prepare(db, "INSERT INTO view VALUES(?,?,?)", &mg->ins_view, err) < 0 ||
 	    index_sql_prepare(db, "INSERT INTO problem(layer, entry, path, kind, message) VALUES(?,?,?,?,?)",
-			      &mg->ins_problem, err) < 0) {
+			      &mg->ins_problem, err) < 0 ||
+	    index_sql_prepare(db, "SELECT ino, data_entry, type FROM node WHERE view = ? AND parent = ? AND name = ?",
+			      &mg->child, err) < 0) {
 		index_merger_free(mg);
 		return NULL;
 	}
@@ -159,6 +167,42 @@ static struct index_merger *merger_get(struct index_build *b, struct strata_err 
 	mg->b = b;
 	b->merger = mg;
 	return mg;
+}
+
+/* overlay_merge_resolve_fn for layer mg->layer's own view: what target (a normalised path) shows
+ * in the merged view of the same layer, walked one component at a time through the node key. */
+static int link_resolve(void *ctx, const char *target, int64_t *data_entry_id, enum overlay_entry_type *type)
+{
+	struct index_merger *mg = ctx;
+	sqlite3_stmt *st = mg->child;
+	int64_t ino = 1; /* the root */
+	const char *p = target;
+	int found = -1;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		sqlite3_bind_int(st, 1, mg->layer);
+		sqlite3_bind_int64(st, 2, ino);
+		sqlite3_bind_text(st, 3, p, (int)len, SQLITE_STATIC);
+		found = -1;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			ino = sqlite3_column_int64(st, 0);
+			*data_entry_id = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+			const char *t = (const char *)sqlite3_column_text(st, 2);
+			*type = OVERLAY_T_DIR;
+			for (int k = OVERLAY_T_REG; t && k <= OVERLAY_T_SOCK; k++)
+				if (!strcmp(t, overlay_entry_type_name((enum overlay_entry_type)k)))
+					*type = (enum overlay_entry_type)k;
+			found = 0;
+		}
+		sqlite3_reset(st);
+		if (found < 0)
+			return -1;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return found;
 }
 
 /* Views k (merged after layer k) and L + k (layer k on its own); layers below k are merged. */
@@ -181,6 +225,7 @@ static int merge_layer(struct index_build *b, struct index_merger *mg, int k, st
 	}
 	/* Layer k on its own: whiteouts shown as the files they are in the tar. */
 	struct overlay_merge *lit = overlay_merge_new(OVERLAY_MERGE_LITERAL);
+	overlay_merge_set_resolver(lit, link_resolve, mg);
 	overlay_merge_begin_layer(lit);
 	int rc = feed_layer(db, mg->sel, lit, k, err);
 	if (rc == 0) {

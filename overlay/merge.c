@@ -9,6 +9,12 @@
  * merges into a directory, anything else replaces what was there with a new object (new ino), and
  * a hard link shares the ino and data of the object its target path shows at that moment.
  *
+ * In literal mode (one layer's own view) a hard link may name a file of a lower layer, which the
+ * layer's tree does not hold: with a resolver (overlay_merge_set_resolver) it is placed as a file
+ * of its own backed by what the caller's merged view shows at the target path, as `tar -x` of the
+ * layers 1..N onto one tree gives for that path; further links of the layer to the same target
+ * share its ino.
+ *
  * Entries that cannot be placed are reported through the problem callback, never fatal. Paths
  * must be normalised (overlay_path_normalize); one that is not is reported, not placed.
  */
@@ -60,6 +66,19 @@ struct overlay_merge {
 
 	void (*cb)(void *ctx, const struct overlay_merge_problem *p);
 	void *cb_ctx;
+
+	/* literal mode: links whose target is below the layer (overlay_merge_set_resolver) */
+	overlay_merge_resolve_fn resolve;
+	void *resolve_ctx;
+	struct foreign_link *foreign; /* such links placed in the current layer */
+	size_t nforeign, foreign_cap;
+};
+
+/* A link of the current layer placed through the resolver: arena offsets of its target and its
+ * own path, and its entry (to tell it from a later entry at the same path). */
+struct foreign_link {
+	size_t target_off, path_off;
+	int64_t id;
 };
 
 /* See overlay.h. Owned result, free with overlay_merge_free. */
@@ -77,9 +96,17 @@ void overlay_merge_free(struct overlay_merge *m)
 	if (!m)
 		return;
 	merge_tree_destroy(&m->tree);
+	free(m->foreign);
 	free(m->ents);
 	free(m->arena);
 	free(m);
+}
+
+/* See overlay.h. */
+void overlay_merge_set_resolver(struct overlay_merge *m, overlay_merge_resolve_fn fn, void *ctx)
+{
+	m->resolve = fn;
+	m->resolve_ctx = fn ? ctx : NULL;
 }
 
 /* See overlay.h. A layer still staged (add without end_layer) is applied first, without a
@@ -293,24 +320,10 @@ static void apply_whiteout(struct overlay_merge *m, const struct staged_entry *s
 		merge_remove(m, victim);
 }
 
-static void apply_hardlink(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
-			   const char *name, size_t nlen)
+/* Places dir/name as a link to the node target (in the tree). */
+static void link_to(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
+		    const char *name, size_t nlen, struct merge_node *target)
 {
-	if (s->target_off == NO_TARGET) {
-		report(m, s, "hard link without a target");
-		return;
-	}
-	const char *tp = m->arena + s->target_off;
-	size_t tlen = strlen(tp);
-	if (!path_is_clean(tp, tlen)) {
-		report(m, s, "hard link target is not normalised");
-		return;
-	}
-	struct merge_node *target = lookup_path(m, tp, tlen);
-	if (!target) {
-		report(m, s, "hard link target missing");
-		return;
-	}
 	if (target->type == OVERLAY_T_DIR) {
 		report(m, s, "hard link target is a directory");
 		return;
@@ -335,6 +348,68 @@ static void apply_hardlink(struct overlay_merge *m, const struct staged_entry *s
 	merge_remove(m, old);
 	struct merge_node *n = merge_tree_add_link(&m->tree, dir, name, nlen, &proto, s->id);
 	n->link->npaths--; /* the hold taken above */
+}
+
+/* Literal mode: a link whose target tp is not in the layer. Shares the ino of an earlier link of
+ * the layer to the same target when that one is still in place; otherwise asks the resolver what
+ * the target shows below and places a file of its own backed by that data. */
+static void apply_foreign_link(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
+			       const char *name, size_t nlen, const char *tp)
+{
+	struct merge_node *old = merge_tree_child(&m->tree, dir, name, nlen);
+	for (size_t i = m->nforeign; i-- > 0;) {
+		const struct foreign_link *f = &m->foreign[i];
+		if (strcmp(m->arena + f->target_off, tp) != 0)
+			continue;
+		const char *lp = m->arena + f->path_off;
+		struct merge_node *first = lookup_path(m, lp, strlen(lp));
+		if (first && first->entry_id == f->id && first != old) {
+			link_to(m, s, dir, name, nlen, first);
+			return;
+		}
+		break;
+	}
+	int64_t data = -1;
+	enum overlay_entry_type type = OVERLAY_T_REG;
+	if (m->resolve(m->resolve_ctx, tp, &data, &type) != 0 || type == OVERLAY_T_DIR ||
+	    type == OVERLAY_T_HARDLINK || data < 0) {
+		report(m, s, "hard link target missing");
+		return;
+	}
+	if (old)
+		merge_remove(m, old);
+	struct merge_node *n = merge_tree_add(&m->tree, dir, name, nlen, type, s->id);
+	n->data_entry_id = data;
+	if (m->nforeign == m->foreign_cap) {
+		m->foreign_cap = m->foreign_cap ? m->foreign_cap * 2 : 16;
+		m->foreign = xrealloc(m->foreign, m->foreign_cap * sizeof(*m->foreign));
+	}
+	m->foreign[m->nforeign++] = (struct foreign_link){s->target_off, s->path_off, s->id};
+}
+
+static void apply_hardlink(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
+			   const char *name, size_t nlen)
+{
+	if (s->target_off == NO_TARGET) {
+		report(m, s, "hard link without a target");
+		return;
+	}
+	const char *tp = m->arena + s->target_off;
+	size_t tlen = strlen(tp);
+	if (!path_is_clean(tp, tlen)) {
+		report(m, s, "hard link target is not normalised");
+		return;
+	}
+	struct merge_node *target = lookup_path(m, tp, tlen);
+	if (!target && m->mode == OVERLAY_MERGE_LITERAL && m->resolve) {
+		apply_foreign_link(m, s, dir, name, nlen, tp);
+		return;
+	}
+	if (!target) {
+		report(m, s, "hard link target missing");
+		return;
+	}
+	link_to(m, s, dir, name, nlen, target);
 }
 
 /* Phase 2: one ordinary entry. */
@@ -411,6 +486,9 @@ void overlay_merge_end_layer(struct overlay_merge *m,
 		}
 	}
 	free(kinds);
+	free(m->foreign);
+	m->foreign = NULL;
+	m->nforeign = m->foreign_cap = 0;
 	m->cache_node = NULL;
 	m->cb = NULL;
 	m->cb_ctx = NULL;

@@ -408,6 +408,15 @@ void overlay_merge_end_layer(struct overlay_merge *m,
 int overlay_merge_visit(struct overlay_merge *m, int (*cb)(void *ctx, const struct overlay_merge_node *n),
 			void *ctx);
 size_t overlay_merge_node_count(const struct overlay_merge *m);
+/* Literal mode (one layer's own view): how a hard link whose target path is not in the layer is
+ * shown. resolve(ctx, target, &data_entry_id, &type) says what the target path shows below the
+ * layer (the caller's merged view; 0), or returns -1 when it shows nothing a link can name (the
+ * link is then reported, as without a resolver). The link is placed as a file of its own backed by
+ * that data entry; later links of the layer to the same target, or to the link, share its ino.
+ * Set before end_layer; fn NULL removes it. ctx is borrowed. */
+typedef int (*overlay_merge_resolve_fn)(void *ctx, const char *target, int64_t *data_entry_id,
+					enum overlay_entry_type *type);
+void overlay_merge_set_resolver(struct overlay_merge *m, overlay_merge_resolve_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Added for attestations (issue 9): signatures and attestations stored beside an image in an OCI
