@@ -21,6 +21,7 @@ struct layer_walk {
 	bool hashing;
 	void *scan_state;
 	bool scanning;
+	uint64_t holes_hashed; /* zeros hashed for sparse files' holes (build_sparse.c's budget) */
 };
 
 void index_rec_clear(struct index_rec *r)
@@ -35,6 +36,7 @@ void index_rec_clear(struct index_rec *r)
 		free(r->xattrs[i].value);
 	}
 	free(r->xattrs);
+	free(r->sparse_map);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -87,6 +89,8 @@ static void finish_current(struct layer_walk *w)
 	if (!r)
 		return;
 	if (w->hashing) {
+		if (r->sparse)
+			index_sparse_hash_end(r, w->md);
 		unsigned int n = 0;
 		EVP_DigestFinal_ex(w->md, r->sha, &n);
 		r->has_sha = true;
@@ -126,7 +130,7 @@ static int on_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_
 	r->gid = e->gid;
 	r->uname = e->uname ? xstrdup(e->uname) : NULL;
 	r->gname = e->gname ? xstrdup(e->gname) : NULL;
-	r->size = e->size;
+	r->size = e->real_size; /* a sparse file's real size */
 	r->mtime = e->mtime;
 	r->mtime_nsec = e->mtime_nsec;
 	r->link_target = e->link_target ? xstrdup(e->link_target) : NULL;
@@ -146,7 +150,7 @@ static int on_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_
 		}
 	}
 	w->cur = r;
-	if (r->type == OVERLAY_T_REG && !r->sparse) {
+	if (r->type == OVERLAY_T_REG && (!r->sparse || index_sparse_hash_begin(e, &w->holes_hashed))) {
 		EVP_DigestInit_ex(w->md, w->sha256, NULL);
 		w->hashing = true;
 	}
@@ -167,6 +171,18 @@ static int on_data(void *ctx, const void *buf, size_t len, struct strata_err **e
 	struct layer_walk *w = ctx;
 	if (w->hashing)
 		EVP_DigestUpdate(w->md, buf, len);
+	if (w->scanning)
+		w->b->opts->scanner->file_data(w->scan_state, buf, len);
+	return 0;
+}
+
+/* A stored block of a sparse file: its map and hash (zeros for the hole before it) in build_sparse.c. */
+static int on_sparse_data(void *ctx, uint64_t file_off, uint64_t stream_off, const void *buf, size_t len,
+			  struct strata_err **err)
+{
+	(void)err;
+	struct layer_walk *w = ctx;
+	index_sparse_add(w->cur, w->hashing ? w->md : NULL, file_off, stream_off, buf, len);
 	if (w->scanning)
 		w->b->opts->scanner->file_data(w->scan_state, buf, len);
 	return 0;
@@ -222,7 +238,8 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	const struct index_scanner_ops *sc = b->opts->scanner;
 	if (sc)
 		w.scan_state = sc->layer_begin(sc->ctx, layer);
-	struct overlay_tar_callbacks cb = {.entry = on_entry, .data = on_data, .entry_end = on_entry_end};
+	struct overlay_tar_callbacks cb = {.entry = on_entry, .data = on_data, .entry_end = on_entry_end,
+					     .sparse_data = on_sparse_data};
 	int rc = overlay_tar_walk(st, &cb, &w, err);
 	finish_current(&w);
 	if (rc == 0)

@@ -63,7 +63,7 @@ void index_build_fail(struct index_build *b, struct strata_err *e)
 
 struct writer {
 	struct index_build *b;
-	sqlite3_stmt *ins_entry, *ins_xattr, *ins_problem, *ins_layer, *ins_source, *ins_checkpoint;
+	sqlite3_stmt *ins_entry, *ins_xattr, *ins_problem, *ins_layer, *ins_source, *ins_checkpoint, *ins_sparse;
 	/* source objects already written (shared bases such as a compressed outer archive) */
 	size_t nsrc;
 	const struct overlay_source **src_ptr;
@@ -128,13 +128,29 @@ static int write_rec(struct writer *w, const struct index_rec *r, struct strata_
 		if (step_done(db, w->ins_xattr, err) < 0)
 			return -1;
 	}
+	for (size_t i = 0; i < r->nsparse; i++) {
+		sqlite3_bind_int64(w->ins_sparse, 1, r->id);
+		sqlite3_bind_int64(w->ins_sparse, 2, (sqlite3_int64)r->sparse_map[i].logical);
+		sqlite3_bind_int64(w->ins_sparse, 3, (sqlite3_int64)r->sparse_map[i].length);
+		sqlite3_bind_int64(w->ins_sparse, 4, (sqlite3_int64)r->sparse_map[i].stored);
+		if (step_done(db, w->ins_sparse, err) < 0)
+			return -1;
+	}
 	if (r->problem || r->sparse) {
+		/* Sparse files are served whole (holes read as zeros) and flagged here (issue 2). */
+		char msg[160] = "";
+		if (!r->problem && r->type == OVERLAY_T_REG && !r->has_sha)
+			snprintf(msg, sizeof(msg), "sparse file: %llu of %llu bytes stored; holes over the pass's"
+				 " hashing budget of %llu MiB, no sha256", (unsigned long long)index_sparse_stored(r),
+				 (unsigned long long)r->size, INDEX_SPARSE_HOLES_HASH_MAX >> 20);
+		else if (!r->problem)
+			snprintf(msg, sizeof(msg), "sparse file: %llu of %llu bytes stored",
+				 (unsigned long long)index_sparse_stored(r), (unsigned long long)r->size);
 		sqlite3_bind_int(w->ins_problem, 1, r->layer);
 		sqlite3_bind_int64(w->ins_problem, 2, r->id);
 		sqlite3_bind_blob(w->ins_problem, 3, r->raw_path, (int)strlen(r->raw_path), SQLITE_STATIC);
 		sqlite3_bind_text(w->ins_problem, 4, r->problem ? "path" : "sparse", -1, SQLITE_STATIC);
-		sqlite3_bind_text(w->ins_problem, 5, r->problem ? r->problem : "sparse file: content not served",
-				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(w->ins_problem, 5, r->problem ? r->problem : msg, -1, SQLITE_TRANSIENT);
 		if (step_done(db, w->ins_problem, err) < 0)
 			return -1;
 		w->b->problems++;
@@ -327,6 +343,7 @@ static void writer_free(struct writer *w)
 	sqlite3_finalize(w->ins_layer);
 	sqlite3_finalize(w->ins_source);
 	sqlite3_finalize(w->ins_checkpoint);
+	sqlite3_finalize(w->ins_sparse);
 	free(w->src_ptr);
 	free(w->src_id);
 }
@@ -343,7 +360,8 @@ int index_writer_run(struct index_build *b, struct strata_err **err)
 	    index_sql_prepare(b->db, "INSERT INTO layer VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &w.ins_layer, err) < 0 ||
 	    index_sql_prepare(b->db, "INSERT INTO source(kind, base, path, off, len, comp, usize, csize)"
 				     " VALUES(?,?,?,?,?,?,?,?)", &w.ins_source, err) < 0 ||
-	    index_sql_prepare(b->db, "INSERT INTO checkpoint VALUES(?,?,?,?,?,?)", &w.ins_checkpoint, err) < 0) {
+	    index_sql_prepare(b->db, "INSERT INTO checkpoint VALUES(?,?,?,?,?,?)", &w.ins_checkpoint, err) < 0 ||
+	    index_sql_prepare(b->db, "INSERT INTO sparse VALUES(?,?,?,?)", &w.ins_sparse, err) < 0) {
 		index_build_fail(b, NULL);
 		goto out;
 	}

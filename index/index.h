@@ -20,7 +20,8 @@
 
 #include "../overlay/overlay.h"
 
-#define INDEX_SCHEMA_VERSION 1
+/* 2: sparse files keep their real size and a sparse table (an index of version 1 is rebuilt). */
+#define INDEX_SCHEMA_VERSION 2
 
 /* ------------------------------------------------------------------------------------------ */
 /* Content scanners (audit/ implements them; index/ only calls them). One scanner object per

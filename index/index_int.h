@@ -13,6 +13,8 @@
  *   view                        0 empty | 1..L merged after N layers | L+1..2L layer N literal
  *   node                        the tree of every view; (view, parent, name) is the key
  *   problem                     hostile or inconsistent entries, recorded, never fatal
+ *   sparse                      the stored regions of sparse files: (entry, logical offset in the
+ *                               file, length, stored offset in the layer's uncompressed stream)
  */
 #ifndef STRATA_INDEX_INT_H
 #define STRATA_INDEX_INT_H
@@ -47,7 +49,9 @@
 	" ino INTEGER NOT NULL, path TEXT NOT NULL, entry INTEGER, data_entry INTEGER, type TEXT,"  \
 	" nlink INTEGER, PRIMARY KEY(view, parent, name)) WITHOUT ROWID;"                           \
 	"CREATE TABLE problem(id INTEGER PRIMARY KEY, layer INTEGER, entry INTEGER, path TEXT,"     \
-	" kind TEXT, message TEXT);"
+	" kind TEXT, message TEXT);"                                                                 \
+	"CREATE TABLE sparse(entry INTEGER NOT NULL, logical INTEGER NOT NULL, length INTEGER NOT NULL," \
+	" stored INTEGER NOT NULL, PRIMARY KEY(entry, logical)) WITHOUT ROWID;"
 
 /* Created after the bulk inserts (faster than maintaining them row by row). */
 #define INDEX_SCHEMA_INDEXES_SQL                                                                    \
@@ -59,7 +63,12 @@
  *  entry.type   overlay_entry_type_name(): file, dir, symlink, hardlink, chardev, blockdev, fifo, socket
  *  entry.path   normalised (overlay_path_normalize), NULL when the path is hostile
  *  entry.whiteout 0 none, 1 ".wh.NAME", 2 ".wh..wh..opq"
- *  entry.sha256 hex of the content for regular files with data (hard links: NULL, see node.data_entry)
+ *  entry.sha256 hex of the content for regular files with data (hard links: NULL, see node.data_entry);
+ *               for a sparse file, of its content as extracted (zeros in the holes), or NULL when its
+ *               holes are over the pass's budget (build_sparse.c; a problem row says so)
+ *  entry.size   the file's size as extracted (a sparse file's real size, holes included)
+ *  entry.sparse 1 for a sparse file: its stored regions are the sparse rows (data_offset is the
+ *               first one's); the bytes between them and after the last are zeros
  *  node.entry   the entry at that path (NULL for a synthesised directory);
  *  node.data_entry the entry whose attributes and data are shown (hard link → its target)
  *  node.type    overlay_entry_type_name() of what is shown (never hardlink)
@@ -89,6 +98,13 @@ struct index_rec_xattr {
 	size_t len;
 };
 
+/* One stored region of a sparse file (a row of the sparse table). */
+struct index_sparse_piece {
+	uint64_t logical; /* offset in the file */
+	uint64_t length;
+	uint64_t stored;  /* offset in the layer's uncompressed stream */
+};
+
 struct index_rec {
 	int64_t id;
 	int layer;
@@ -112,6 +128,8 @@ struct index_rec {
 	int whiteout;
 	size_t nxattrs;
 	struct index_rec_xattr *xattrs;
+	size_t nsparse;                         /* sparse files: the stored regions, in file order */
+	struct index_sparse_piece *sparse_map;  /* owned */
 };
 
 /* What a finished layer worker hands to the writer. */
@@ -191,4 +209,25 @@ static inline void index_stmt_finalizep(sqlite3_stmt **s) { if (*s) sqlite3_fina
  * manifest_annotations JSON, blob_index, media_type, blob_digest, payload BLOB, signature (the
  * dev.cosignproject.cosign/signature annotation), annotations JSON, error). */
 int index_attest_store(sqlite3 *db, const char *image_path, const struct overlay_image *img, struct strata_err **err);
+#endif
+
+/* ---- sparse files (index/build_sparse.c, issue 3) ---------------------------------------------- */
+#ifndef STRATA_INDEX_SPARSE_INT
+#define STRATA_INDEX_SPARSE_INT
+/* Zeros a layer worker may hash for the holes of its sparse files (about a second of CPU): a
+ * sparse file whose holes would pass it keeps no sha256 (a problem row says so), so a header
+ * claiming a terabyte costs nothing. Its content is served all the same. */
+#define INDEX_SPARSE_HOLES_HASH_MAX (1ULL << 30)
+/* Whether the sparse entry e is hashed: its holes fit in what is left of the layer's budget
+ * (*holes_hashed, counted up). */
+bool index_sparse_hash_begin(const struct overlay_tar_entry *e, uint64_t *holes_hashed);
+/* One stored block of r (a sparse file) at file_off in the file and stream_off in the stream (in
+ * order, as overlay_tar_callbacks.sparse_data gives them): extends r's map, and when md is non-NULL
+ * hashes the hole before the block (zeros) and the block. */
+void index_sparse_add(struct index_rec *r, EVP_MD_CTX *md, uint64_t file_off, uint64_t stream_off, const void *buf,
+		      size_t len);
+/* After r's last block: hashes the trailing hole up to r->size. */
+void index_sparse_hash_end(const struct index_rec *r, EVP_MD_CTX *md);
+/* Bytes of r stored in the tar (the sum of its map). */
+uint64_t index_sparse_stored(const struct index_rec *r);
 #endif

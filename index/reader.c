@@ -27,7 +27,7 @@ static const char *const reader_sql[RS_COUNT] = {
 	[RS_READDIR] = NODE_COLS ", n.name" NODE_FROM "WHERE n.view = ?1 AND n.parent = ?2 AND n.name <> ''"
 				 " ORDER BY n.name LIMIT -1 OFFSET ?3",
 	[RS_READLINK] = "SELECT link_target, type FROM entry WHERE id = ?1",
-	[RS_ENTRY_DATA] = "SELECT layer, data_offset, size, type FROM entry WHERE id = ?1",
+	[RS_ENTRY_DATA] = "SELECT layer, data_offset, size, type, sparse FROM entry WHERE id = ?1",
 	[RS_XATTRS] = "SELECT name, value FROM xattr WHERE entry = ?1 ORDER BY name",
 	[RS_SHA256] = "SELECT sha256 FROM entry WHERE id = ?1",
 	[RS_LAYER_DIGEST] = "SELECT coalesce(digest, diff_id, '') FROM layer WHERE position = ?1",
@@ -346,6 +346,7 @@ ssize_t index_db_read(struct index_db *db, int64_t entry_id, void *buf, size_t l
 		return -1;
 	int layer;
 	uint64_t data_offset, size;
+	bool sparse;
 	{
 		cleanup_reset sqlite3_stmt *st = reader_stmt(l.c, RS_ENTRY_DATA, err);
 		if (!st)
@@ -362,11 +363,14 @@ ssize_t index_db_read(struct index_db *db, int64_t entry_id, void *buf, size_t l
 		layer = sqlite3_column_int(st, 0);
 		data_offset = (uint64_t)sqlite3_column_int64(st, 1);
 		size = (uint64_t)sqlite3_column_int64(st, 2);
+		sparse = sqlite3_column_int(st, 4) != 0;
 	}
 	if (off >= size || len == 0)
 		return 0;
 	if (len > size - off)
 		len = (size_t)(size - off);
+	if (sparse)
+		return reader_sparse_read(db, l.c, entry_id, layer, buf, len, off, err);
 	struct overlay_source *src = reader_layer_source(db, l.c, layer, err);
 	if (!src)
 		return -1;

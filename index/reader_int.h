@@ -97,4 +97,10 @@ void reader_stale_mark(struct index_db *db, struct index_conn *c, const char *bl
 void reader_stale_check_read(struct index_db *db, struct index_conn *c, const struct overlay_source *src,
 			     int code, const char *why);
 
+/* reader_sparse.c (issue 3): reads [off, off + len) of the sparse file entry_id of layer, len already
+ * clamped to its size: the stored regions (sparse rows) from the layer's tar, zeros between them.
+ * Returns len, or -1 with *err (a region the tar no longer holds marks the index stale). */
+ssize_t reader_sparse_read(struct index_db *db, struct index_conn *c, int64_t entry_id, int layer, void *buf,
+			   size_t len, uint64_t off, struct strata_err **err);
+
 #endif

@@ -281,6 +281,9 @@ struct overlay_tar_entry {
 	bool sparse;             /* GNU/pax sparse file: data_offset/size describe the packed data */
 	size_t nxattrs;
 	const struct overlay_xattr *xattrs;
+	/* Added for sparse files (issue 3): the file's size as `tar -x` makes it, holes included
+	 * (for a sparse entry the map's real size; otherwise equal to size). */
+	uint64_t real_size;
 };
 
 struct overlay_tar_callbacks {
@@ -291,6 +294,13 @@ struct overlay_tar_callbacks {
 	int (*data)(void *ctx, const void *buf, size_t len, struct strata_err **err);
 	/* Called after the last data chunk of each entry; may be NULL. */
 	int (*entry_end)(void *ctx, struct strata_err **err);
+	/* Added for sparse files (issue 3); may be NULL. When set, a sparse entry's stored data goes
+	 * here instead of to data, in order, each chunk with its offset in the file (file_off; the
+	 * bytes between chunks and after the last one up to real_size are holes, zeros) and its
+	 * offset in the layer's uncompressed stream (stream_off). file_off never goes backwards and
+	 * file_off + len never passes real_size (else the walk fails with EFORMAT). */
+	int (*sparse_data)(void *ctx, uint64_t file_off, uint64_t stream_off, const void *buf, size_t len,
+			   struct strata_err **err);
 };
 
 /* Walks the tar in the stream. The stream is left positioned after the end-of-archive blocks

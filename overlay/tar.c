@@ -12,7 +12,8 @@
  * has consumed exactly the header blocks (ustar header, pax/GNU extension headers and their
  * payloads, and for GNU sparse 1.0 the in-data sparse map), so archive_filter_bytes(a, 0) — bytes
  * consumed from the client stream — is the offset of the entry's first data byte. The unit test
- * checks this against pread of real GNU tar archives.
+ * checks this against pread of real GNU tar archives. A sparse entry's blocks go to sparse_data
+ * with their offset in the file and in the stream (the map the index stores to serve holes).
  */
 #include "overlay_int.h"
 
@@ -149,17 +150,34 @@ static int tar_fail(struct archive *a, struct tar_client *c, const char *what, c
 			      path ? " in " : "", path ? path : "", (unsigned long long)off);
 }
 
+/* Hands one data block of a sparse entry to cb->sparse_data with its offset in the file (off, from
+ * libarchive's map) and in the stream: libarchive returns a block before consuming it, so the bytes
+ * consumed so far are where it starts (true also when a Solaris-style map has holes stored in the
+ * data, which libarchive consumes without returning). *file_end: where the previous block ended. */
+static int tar_sparse_block(struct archive *a, const struct overlay_tar_entry *e, const struct overlay_tar_callbacks *cb,
+			    void *ctx, const void *buf, size_t len, la_int64_t off, uint64_t *file_end,
+			    struct strata_err **err)
+{
+	STRATA_CHECK(off >= 0 && (uint64_t)off >= *file_end && (uint64_t)off <= e->real_size &&
+			     len <= e->real_size - (uint64_t)off,
+		     err, STRATA_EFORMAT, "tar: sparse map of %s: a region at %lld goes back or past the size %llu",
+		     e->path, (long long)off, (unsigned long long)e->real_size);
+	*file_end = (uint64_t)off + len;
+	return cb->sparse_data(ctx, (uint64_t)off, (uint64_t)archive_filter_bytes(a, 0), buf, len, err);
+}
+
 /* Streams one entry's data to the data callback (or lets libarchive skip it). */
 static int tar_walk_data(struct archive *a, struct tar_client *c, const struct overlay_tar_entry *e,
 			 const struct overlay_tar_callbacks *cb, void *ctx, struct strata_err **err)
 {
 	bool has_data = e->size > 0 && (e->type == OVERLAY_T_REG || e->type == OVERLAY_T_HARDLINK);
-	if (!has_data || !cb->data) {
+	bool to_sparse = e->sparse && cb->sparse_data;
+	if (!has_data || (!cb->data && !to_sparse)) {
 		if (archive_read_data_skip(a) < ARCHIVE_WARN)
 			return tar_fail(a, c, "skipping data", e->path, e->data_offset, err);
 		return 0;
 	}
-	uint64_t got = 0;
+	uint64_t got = 0, file_end = 0;
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -178,8 +196,12 @@ static int tar_walk_data(struct archive *a, struct tar_client *c, const struct o
 		if (r < ARCHIVE_WARN)
 			return tar_fail(a, c, "reading data", e->path, (uint64_t)archive_filter_bytes(a, 0), err);
 		got += len;
-		if (len > 0 && cb->data(ctx, buf, len, err) < 0)
+		if (len > 0 && to_sparse) {
+			if (tar_sparse_block(a, e, cb, ctx, buf, len, off, &file_end, err) < 0)
+				return -1;
+		} else if (len > 0 && cb->data(ctx, buf, len, err) < 0) {
 			return -1;
+		}
 	}
 }
 
@@ -208,14 +230,18 @@ static int tar_walk_entry(struct archive *a, struct tar_client *c, struct archiv
 
 	int nsparse = archive_entry_sparse_reset(ae);
 	if (nsparse > 0) {
-		/* The tar stores only the data regions, back to back. */
+		/* The tar stores only the data regions, back to back; libarchive gives the real size
+		 * (holes included) as the entry's size. */
 		e.sparse = true;
 		la_int64_t so, sl;
 		while (archive_entry_sparse_next(ae, &so, &sl) == ARCHIVE_OK)
 			e.size += (uint64_t)sl;
+		la_int64_t real = archive_entry_size(ae);
+		e.real_size = real > 0 ? (uint64_t)real : 0;
 	} else if (e.type == OVERLAY_T_REG || e.type == OVERLAY_T_HARDLINK) {
 		la_int64_t sz = archive_entry_size(ae);
 		e.size = sz > 0 ? (uint64_t)sz : 0;
+		e.real_size = e.size;
 	}
 
 	int nx = archive_entry_xattr_reset(ae);

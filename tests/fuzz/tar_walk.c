@@ -2,7 +2,9 @@
  * (uncompressed) tar stream handed to overlay_tar_walk_io from memory, with and without a skip
  * callback. Any bytes must walk without crashing, hanging or leaking; every entry delivered has a
  * path, data offsets inside the input that never go backwards, and exactly `size` bytes of data
- * for the regular files whose data is read. */
+ * for the regular files whose data is read. A third pass takes sparse entries' blocks through
+ * sparse_data: file offsets never go back nor past real_size, and each block's stream offset holds
+ * exactly its bytes in the input. */
 #include "../../overlay/overlay_int.h"
 
 #include <stdlib.h>
@@ -16,6 +18,9 @@ struct mem {
 struct walk {
 	uint64_t last_off, want, got;
 	bool in_data;
+	const uint8_t *in; /* the input, to check sparse blocks' stream offsets */
+	size_t in_len;
+	uint64_t real, file_end;
 };
 
 static ssize_t mem_read(void *ctx, void *buf, size_t len, struct strata_err **err)
@@ -52,6 +57,9 @@ static int on_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_
 			abort();
 	w->last_off = e->data_offset;
 	w->want = e->size, w->got = 0, w->in_data = e->type == OVERLAY_T_REG || e->type == OVERLAY_T_HARDLINK;
+	w->real = e->real_size, w->file_end = 0;
+	if (!e->sparse && w->in_data && e->real_size != e->size)
+		abort();
 	return 0;
 }
 
@@ -61,6 +69,23 @@ static int on_data(void *ctx, const void *buf, size_t len, struct strata_err **e
 	struct walk *w = ctx;
 	if (!w->in_data)
 		abort();
+	w->got += len;
+	if (w->got > w->want)
+		abort();
+	return 0;
+}
+
+static int on_sparse(void *ctx, uint64_t file_off, uint64_t stream_off, const void *buf, size_t len,
+		     struct strata_err **err)
+{
+	(void)err;
+	struct walk *w = ctx;
+	if (!w->in_data || file_off < w->file_end || file_off > w->real || len > w->real - file_off)
+		abort();
+	if (stream_off < w->last_off || stream_off > w->in_len || len > w->in_len - stream_off ||
+	    memcmp(buf, w->in + stream_off, len) != 0)
+		abort();
+	w->file_end = file_off + len;
 	w->got += len;
 	if (w->got > w->want)
 		abort();
@@ -80,11 +105,14 @@ static int on_end(void *ctx, struct strata_err **err)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 3; pass++) {
 		struct mem m = {data, size, 0};
-		struct walk w = {0};
-		struct overlay_tar_io io = {mem_read, pass ? mem_skip : NULL, &m};
-		struct overlay_tar_callbacks cb = {on_entry, pass ? NULL : on_data, pass ? NULL : on_end};
+		struct walk w = {.in = data, .in_len = size};
+		struct overlay_tar_io io = {mem_read, pass == 1 ? mem_skip : NULL, &m};
+		struct overlay_tar_callbacks cb = {
+			.entry = on_entry, .data = pass == 1 ? NULL : on_data, .entry_end = pass == 1 ? NULL : on_end,
+			.sparse_data = pass == 2 ? on_sparse : NULL,
+		};
 		struct strata_err *err = NULL;
 		if (overlay_tar_walk_io(&io, &cb, &w, &err) < 0 && !err)
 			abort(); /* a failure always says why */
