@@ -31,10 +31,16 @@ const char *audit_scanner_rules_hash(const struct audit_scanner *s);
 
 /* Added for the package catalog (issue 4): the packages owning the path of entry_id according to
  * the index's catalog (the final view's package databases; package_file rows), written to out as
- * "name" or "name1, name2" (sorted, dpkg -S style; truncated to n). Returns 0 when owned, 1 when
- * no package owns it or the index has no catalog (out = ""), -1 with *err on a database error.
- * Opens its own read-only connection; safe from any thread. */
+ * "name" or "name1, name2" (sorted, dpkg -S style; cut to n at a name boundary). Returns 0 when
+ * owned, 1 when no package owns it or the index has no catalog (out = ""), -1 with *err on a
+ * database error. Safe from any thread. */
 int audit_package_of(struct index_db *db, int64_t entry_id, char *out, size_t n, struct strata_err **err);
+/* Added for the connections fix: the same question with the whole answer, "name1, name2, …" as an
+ * owned string in *out (NULL when not owned). Returns 0 when owned, 1 when no package owns the path
+ * or the index has no catalog, -1 with *err. Runs on the index's pooled connections (no open by
+ * path); safe from any thread. audit_package_of is this answer cut at the last whole name that
+ * fits in n. */
+int audit_package_list(struct index_db *db, int64_t entry_id, char **out, struct strata_err **err);
 
 /* Added for the checks and the policy (issues 5, 6): registers the SQL function
  * regexp(pattern, text) on db (PCRE2 syntax, multiline: ^ and $ match at line ends; 1/0, NULL for

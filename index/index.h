@@ -190,7 +190,18 @@ char *index_db_image_json(struct index_db *db, size_t *len, struct strata_err **
 
 /* Added for forensics (issue 7): provenance of the path of entry_id: *added = the lowest layer
  * holding an entry at that path, *findings = rows of the secret findings table naming that entry
- * (0 when the index has no such table). Opens its own read-only connection. 0 or -1 with *err. */
+ * (0 when the index has no such table). Uses the pool (index_db_query). 0 or -1 with *err. */
 int index_db_provenance(struct index_db *db, int64_t entry_id, int *added, int64_t *findings, struct strata_err **err);
+
+/* Added for the xattr handlers (connections fix): runs sql, one read-only statement with at most
+ * one parameter ?1 (bound to arg), on a pooled connection of db and calls row(ctx, stmt) for each
+ * result row; stmt is the sqlite3_stmt * (passed opaque; borrowed for the call), row returns
+ * non-zero to stop. The statement is prepared once per connection and kept, keyed by the address
+ * of sql: pass a string with static storage (a literal). Like every call here it reads the index
+ * file index_db_open validated, even after its path was removed or replaced. Returns 0; 1 when
+ * the index has no table the statement names (built without that scanner; row never called);
+ * -1 with *err. Safe from any thread. */
+int index_db_query(struct index_db *db, const char *sql, int64_t arg, int (*row)(void *ctx, void *stmt), void *ctx,
+		   struct strata_err **err);
 
 #endif

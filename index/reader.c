@@ -6,8 +6,10 @@
 #include "reader_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Columns 0..13 describe a node; READDIR adds the name as column 14. The shown entry's own layer
  * (node.entry) is the layer the path comes from; a synthesised directory has none. */
@@ -46,24 +48,26 @@ int reader_sql_err(struct index_conn *c, struct strata_err **err, const char *wh
 	return strata_err_set(err, STRATA_EIO, "index: %s: %s", what, c ? sqlite3_errmsg(c->db) : "no connection");
 }
 
-struct index_conn *reader_conn_open(const char *path, struct strata_err **err)
+struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err **err)
 {
+	if (reader_vfs_register(err) < 0)
+		return NULL;
+	char name[64];
+	snprintf(name, sizeof(name), READER_VFS_PREFIX "%d", fd);
 	struct index_conn *c = xcalloc(1, sizeof(*c));
-	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(name, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, READER_VFS_NAME);
 	if (rc != SQLITE_OK) {
-		strata_err_set(err, rc == SQLITE_CANTOPEN ? STRATA_ENOTFOUND : STRATA_EIO, "%s: %s", path,
-			       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		/* The file is open already: failing now is an I/O problem, never "not found". */
+		strata_err_set(err, STRATA_EIO, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		reader_conn_close(c);
 		return NULL;
 	}
 	sqlite3_busy_timeout(c->db, 5000);
-	/* query_only guards against a stray write; mmap makes warm lookups cheap. locking_mode
-	 * EXCLUSIVE keeps the shared lock after the first read, sparing every statement two fcntl
-	 * locks and two failed stats of -journal/-wal: safe because an index file is never written in
-	 * place (index/build.c writes a temporary file and renames it). */
-	if (sqlite3_exec(c->db,
-			 "PRAGMA query_only = 1; PRAGMA mmap_size = 268435456; PRAGMA locking_mode = EXCLUSIVE;",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+	/* query_only guards against a stray write; mmap makes warm lookups cheap (the VFS maps the
+	 * file once per connection). No locks: the VFS declares the file immutable, which it is (an
+	 * index is never written in place; index/build.c writes a temporary file and renames it). */
+	if (sqlite3_exec(c->db, "PRAGMA query_only = 1; PRAGMA mmap_size = 268435456;", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
 		strata_err_set(err, STRATA_EFORMAT, "%s: %s", path, sqlite3_errmsg(c->db));
 		reader_conn_close(c);
 		return NULL;
@@ -77,6 +81,8 @@ void reader_conn_close(struct index_conn *c)
 		return;
 	for (int i = 0; i < RS_COUNT; i++)
 		sqlite3_finalize(c->st[i]);
+	for (int i = 0; i < READER_QUERY_SLOTS; i++)
+		sqlite3_finalize(c->q[i].st);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -93,7 +99,7 @@ int reader_lease_get(struct index_db *db, struct reader_lease *l, struct strata_
 	pthread_mutex_unlock(&db->lock);
 	if (l->c)
 		return 0;
-	struct index_conn *c = reader_conn_open(db->path, err);
+	struct index_conn *c = reader_conn_open(db->fd, db->path, err);
 	if (!c)
 		return -1;
 	pthread_mutex_lock(&db->lock);
@@ -140,7 +146,21 @@ static char *meta_get(sqlite3 *db, const char *key)
 
 struct index_db *index_db_open(const char *path, struct strata_err **err)
 {
-	struct index_conn *c = reader_conn_open(path, err);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		strata_err_set(err, errno == ENOENT ? STRATA_ENOTFOUND : STRATA_EIO, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat fst;
+	if (fstat(fd, &fst) < 0) {
+		strata_err_sys(err, "stat %s", path);
+		return NULL;
+	}
+	if (!S_ISREG(fst.st_mode)) {
+		strata_err_set(err, STRATA_EFORMAT, "%s: not a regular file", path);
+		return NULL;
+	}
+	struct index_conn *c = reader_conn_open(fd, path, err);
 	if (!c)
 		return NULL;
 	cleanup_free char *complete = meta_get(c->db, "complete");
@@ -163,6 +183,9 @@ struct index_db *index_db_open(const char *path, struct strata_err **err)
 	}
 	struct index_db *db = xcalloc(1, sizeof(*db));
 	db->path = xstrdup(path);
+	db->fd = steal_fd(&fd);
+	db->dev = fst.st_dev;
+	db->ino = fst.st_ino;
 	db->nlayers = nlayers;
 	pthread_mutex_init(&db->lock, NULL);
 	db->layer_src = xcalloc((size_t)nlayers + 1, sizeof(*db->layer_src));
@@ -180,6 +203,8 @@ void index_db_close(struct index_db *db)
 		reader_conn_close(c);
 	}
 	pthread_mutex_destroy(&db->lock);
+	if (db->fd >= 0)
+		close(db->fd);
 	free(db->path);
 	free(db);
 }

@@ -6,6 +6,10 @@
  * prepared statements are only ever used by one thread at a time, and connections are opened
  * with SQLITE_OPEN_NOMUTEX. The pool grows to the number of threads that call at once. Layer
  * byte sources are built once, under db->lock, and are themselves safe for concurrent pread.
+ *
+ * One file: index_db_open opens the index once (db->fd) and every connection, the first and any
+ * later one, reads that descriptor through the "strata-fd" VFS (reader_vfs.c), never the path
+ * again. Removing or replacing the index file under a running reader changes nothing for it.
  */
 #ifndef STRATA_INDEX_READER_INT_H
 #define STRATA_INDEX_READER_INT_H
@@ -14,6 +18,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 enum reader_stmt_id {
 	RS_LOOKUP = 0,
@@ -32,15 +37,26 @@ enum reader_stmt_id {
 	RS_COUNT
 };
 
+/* Statements of index_db_query, cached per connection by the address of their SQL text. */
+#define READER_QUERY_SLOTS 8
+struct reader_query_slot {
+	const char *sql;     /* NULL: free slot */
+	sqlite3_stmt *st;    /* NULL with sql set: the index lacks a table the statement names */
+};
+
 struct index_conn {
 	sqlite3 *db;
 	sqlite3_stmt *st[RS_COUNT];
+	struct reader_query_slot q[READER_QUERY_SLOTS];
 	struct index_conn *next_free;
 	struct index_conn *next_all;
 };
 
 struct index_db {
-	char *path;
+	char *path;                 /* as opened; only for messages and the stale mark */
+	int fd;                     /* the index file validated at open; every connection reads it */
+	dev_t dev;                  /* its identity, to tell whether path still names it */
+	ino_t ino;
 	int nlayers;
 	pthread_mutex_t lock;       /* guards the pool lists and the layer sources */
 	struct index_conn *free;    /* idle connections */
@@ -48,8 +64,10 @@ struct index_db {
 	struct overlay_source **layer_src; /* [1..nlayers], built on first use */
 };
 
-/* Opens a new read-only connection to db->path. Owned (reader_conn_close) or NULL with *err. */
-struct index_conn *reader_conn_open(const char *path, struct strata_err **err);
+/* Opens a new read-only connection to the index file open as fd (through the strata-fd VFS);
+ * path only names it in messages. Owned (reader_conn_close) or NULL with *err (STRATA_EIO, or
+ * STRATA_EFORMAT when the file is not an SQLite database: never "not found"). */
+struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err **err);
 void reader_conn_close(struct index_conn *c);
 
 struct reader_lease {
@@ -102,5 +120,12 @@ void reader_stale_check_read(struct index_db *db, struct index_conn *c, const st
  * Returns len, or -1 with *err (a region the tar no longer holds marks the index stale). */
 ssize_t reader_sparse_read(struct index_db *db, struct index_conn *c, int64_t entry_id, int layer, void *buf,
 			   size_t len, uint64_t off, struct strata_err **err);
+
+/* reader_vfs.c: the read-only VFS over a descriptor. A main database named
+ * READER_VFS_PREFIX "<fd>" opened with vfs READER_VFS_NAME reads a duplicate of that descriptor.
+ * reader_vfs_register registers it once per process (thread-safe); 0 or -1 with *err. */
+#define READER_VFS_NAME "strata-fd"
+#define READER_VFS_PREFIX "/strata-fd/"
+int reader_vfs_register(struct strata_err **err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Blobs already reported by this process (a handful at most), under stale_lock. */
@@ -52,6 +53,15 @@ void reader_stale_mark(struct index_db *db, struct index_conn *c, const char *bl
 		return;
 	cleanup_free char *image = stale_image_path(c);
 	cleanup_free char *mark = xasprintf("%s%s", db->path, INDEX_STALE_SUFFIX);
+	/* The mark is only for the index this reader uses: when its path was removed or now names
+	 * another file (a rebuild renamed a new index over it), that one is not ours to judge. */
+	struct stat st;
+	if (stat(db->path, &st) < 0 || st.st_dev != db->dev || st.st_ino != db->ino) {
+		fprintf(stderr, "strata: %s: blob %s changed after indexing (%s); the index file %s was removed or "
+				"replaced since it was opened, not marking it\n",
+			image, blob, why ? why : "unreadable", db->path);
+		return;
+	}
 	/* O_NOFOLLOW: the mark never writes through a symlink planted next to the index. */
 	int fd = open(mark, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	bool marked = fd >= 0;
