@@ -157,6 +157,14 @@ static int xattr_cb(void *ctx, const char *name, const void *value, size_t len)
 	return 0;
 }
 
+static const char query_count_sql[] = "SELECT count(*) FROM entry WHERE layer = ?1";
+static const char query_missing_sql[] = "SELECT count(*) FROM no_such_table WHERE x = ?1";
+static int count_row(void *ctx, void *stmt)
+{
+	*(int64_t *)ctx = sqlite3_column_int64(stmt, 0);
+	return 1;
+}
+
 static unsigned char *big_data;
 static size_t big_len;
 static struct index_db *shared_db;
@@ -262,6 +270,12 @@ int main(void)
 	big_data = malloc(300000);
 	big_len = fread(big_data, 1, 300000, f);
 	fclose(f);
+	/* The index file removed and another file put at its path: the pool's new connections (the
+	 * 8 threads below need more than the one it has) still read the file index_db_open validated. */
+	ok(unlink(idx_path) == 0, "the index file is removed under the open index");
+	FILE *junk = fopen(idx_path, "w");
+	fputs("not an index", junk);
+	fclose(junk);
 	shared_db = db;
 	pthread_t th[8];
 	for (uintptr_t i = 0; i < 8; i++)
@@ -273,6 +287,12 @@ int main(void)
 		bad += (long)r;
 	}
 	ok(bad == 0, "8 threads × 200 random reads from raw and gzip layers match the file (%ld bad)", bad);
+
+	int64_t count = -1;
+	int qrc = index_db_query(db, query_count_sql, 2, count_row, &count, &err);
+	ok(qrc == 0 && count > 0, "index_db_query on a pooled connection: %lld entries in layer 2", (long long)count);
+	ok(index_db_query(db, query_missing_sql, 2, count_row, &count, &err) == 1 && !err,
+	   "index_db_query names a table the index lacks: 1, no error");
 
 	int found = 0;
 	ok(index_db_xattrs(db, 22, xattr_cb, &found, &err) == 0 && found, "xattr security.capability");
