@@ -149,8 +149,12 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
  * small files of its directory into the kernel's page cache (fuse_lowlevel_notify_store). */
 /* Starts the worker for m, storing pages through se. Failure only means no prefetch. */
 void fs_prefetch_start(struct fs_mount *m, struct fuse_session *se);
-/* Stops and joins the worker, dropping queued work; call before the session is destroyed. */
+/* Stops and joins the worker, dropping queued work; call before the session is destroyed, after
+ * the request loop ended (frees what fs_prefetch_kick uses). */
 void fs_prefetch_stop(struct fs_mount *m);
+/* Stops and joins the worker but keeps its queue, so fs_prefetch_kick may still be called (it only
+ * queues): for the end of the request loop, while requests are still answered. Idempotent. */
+void fs_prefetch_halt(struct fs_mount *m);
 /* Queues the small files after ino in its listing (call after replying; never blocks on I/O).
  * ino: a regular file of the image (not a reserved /.audit file: those have no listing here). */
 void fs_prefetch_kick(struct fs_mount *m, fuse_ino_t ino);
@@ -176,8 +180,9 @@ int fs_serve_until_init(struct fuse_session *se, const bool *done);
 bool fs_bdi_set_readahead(const char *mountpoint, unsigned kb);
 
 /* Serves the session's requests until the kernel ends it or a signal handler marks it exited,
- * with up to max_threads worker threads of which one reads at a time (serve_loop.c). 0, or -1 when
- * no worker could be started. */
-int fs_serve_loop(struct fuse_session *se, unsigned max_threads);
+ * with up to max_threads worker threads of which one reads at a time (serve_loop.c). When a signal
+ * ends it, on_exit(ctx) (may be NULL) runs first, on the calling thread, while the workers still
+ * answer requests. 0, or -1 when no worker could be started. */
+int fs_serve_loop(struct fuse_session *se, unsigned max_threads, void (*on_exit)(void *ctx), void *ctx);
 
 #endif

@@ -104,6 +104,13 @@ static char *options_parse(struct fs_mount *m, const char *opts, char **log_path
 	return steal_pointer(&fuse);
 }
 
+/* At SIGINT/SIGTERM/SIGHUP, before the request loop stops answering: the prefetcher may be
+ * waiting in notify_store for a READ to be answered. */
+static void serve_on_exit(void *ctx)
+{
+	fs_prefetch_halt(ctx);
+}
+
 static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *fuse_opts, struct strata_err **err)
 {
 	char *argv[] = {(char *)"strata", (char *)"-o", (char *)fuse_opts, (char *)"-d", NULL};
@@ -131,7 +138,7 @@ static int fs_serve(struct fs_mount *m, const struct fs_options *o, const char *
 	}
 	fs_prefetch_start(m, se);
 	/* one hot reader thread for serial walks, more only while READs run (serve_loop.c) */
-	int lrc = fs_serve_loop(se, 16);
+	int lrc = fs_serve_loop(se, 16, serve_on_exit, m);
 	fs_prefetch_stop(m);
 	fuse_session_unmount(se);
 	if (lrc != 0 && m->ready_fd >= 0)

@@ -13,7 +13,9 @@
  * The worker holds no lock that a request handler takes while it reads or stores (the store may
  * wait on a page the kernel has locked for a READ another worker thread answers). The kernel
  * answers -ENOENT for an inode it forgot (or never saw): ignored. fs_prefetch_stop joins the
- * worker before the session is destroyed, dropping whatever is still queued. */
+ * worker before the session is destroyed, dropping whatever is still queued; at a signal the
+ * request loop runs fs_prefetch_halt first, while its workers still answer the READ a store may be
+ * waiting for. */
 #include "fs_int.h"
 
 #include <errno.h>
@@ -29,6 +31,7 @@ struct fs_prefetch {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool stop;
+	bool joined; /* the worker is joined (fs_prefetch_halt) */
 	struct fuse_session *se; /* the pages are stored through it */
 	size_t head, count; /* ring of the files whose READ kicked */
 	fuse_ino_t q[PREFETCH_QUEUE];
@@ -87,16 +90,25 @@ void fs_prefetch_start(struct fs_mount *m, struct fuse_session *se)
 	}
 }
 
-void fs_prefetch_stop(struct fs_mount *m)
+void fs_prefetch_halt(struct fs_mount *m)
 {
 	struct fs_prefetch *p = m->prefetch;
-	if (!p)
+	if (!p || p->joined)
 		return;
 	pthread_mutex_lock(&p->lock);
 	__atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
+	p->joined = true;
+}
+
+void fs_prefetch_stop(struct fs_mount *m)
+{
+	struct fs_prefetch *p = m->prefetch;
+	if (!p)
+		return;
+	fs_prefetch_halt(m);
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

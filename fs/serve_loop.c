@@ -12,7 +12,11 @@
  *
  * The loop ends when the kernel ends the session (unmount) or a signal handler installed by
  * fuse_set_signal_handlers marks the session exited: worker threads block those signals, the
- * calling thread waits for them, then cancels the reader's read() and joins every worker. */
+ * calling thread notices the flag, runs the caller's on_exit while the workers still answer
+ * requests, then cancels the reader's read() and joins every worker. on_exit stops the threads
+ * that may wait for an answer from this loop: the prefetcher's notify_store waits for a page the
+ * kernel keeps locked until a READ is answered, so stopping it once no worker answers any more
+ * could wait for ever (SIGTERM hung the daemon). */
 #include "fs_int.h"
 
 #include <errno.h>
@@ -88,14 +92,14 @@ static void *loop_worker(void *arg)
 		pthread_mutex_lock(&l->lock);
 		if (res == -EINTR || res == -EAGAIN) {
 			l->role_free = true;
-			if (fuse_session_exited(l->se))
-				loop_end_locked(l);
 			continue;
 		}
-		if (res <= 0 || fuse_session_exited(l->se)) {
+		if (res <= 0) { /* the kernel ended the session (or reading failed) */
 			loop_end_locked(l);
 			break;
 		}
+		/* a request read after the exit flag is still answered: the loop ends when the caller
+		 * has run on_exit (fs_serve_loop) */
 		const struct fuse_in_header *in = buf.mem;
 		/* Slow: a READ (may inflate spans) or any request on a reserved-tree inode (the /.audit
 		 * reports are rendered on their first lookup, getattr or listing, which can take seconds). */
@@ -119,7 +123,7 @@ static void *loop_worker(void *arg)
 	return NULL;
 }
 
-int fs_serve_loop(struct fuse_session *se, unsigned max_threads)
+int fs_serve_loop(struct fuse_session *se, unsigned max_threads, void (*on_exit)(void *ctx), void *ctx)
 {
 	struct fs_loop *l = xcalloc(1, sizeof(*l));
 	l->se = se;
@@ -151,8 +155,15 @@ int fs_serve_loop(struct fuse_session *se, unsigned max_threads)
 			t.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&l->ended, &l->lock, &t);
-		if (fuse_session_exited(se))
+		if (!l->exiting && fuse_session_exited(se)) {
+			if (on_exit) { /* the workers go on answering meanwhile */
+				pthread_mutex_unlock(&l->lock);
+				on_exit(ctx);
+				on_exit = NULL;
+				pthread_mutex_lock(&l->lock);
+			}
 			loop_end_locked(l);
+		}
 	}
 	unsigned n = l->nthreads;
 	pthread_mutex_unlock(&l->lock);
