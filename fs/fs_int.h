@@ -15,6 +15,7 @@
 #define FS_TAG_SHIFT 48
 #define FS_INO_MASK ((UINT64_C(1) << FS_TAG_SHIFT) - 1)
 #define FS_TAG_META 0xffffu
+#define FS_LOG_SEEN 512 /* distinct error lines remembered so each is logged once */
 
 /* Inodes of the reserved trees (tag FS_TAG_META). */
 enum fs_meta_ino {
@@ -59,6 +60,7 @@ struct fs_mount {
 	struct fs_prefetch *prefetch; /* the page-cache push worker (prefetch.c), or NULL */
 	FILE *log;              /* stderr or -o log=PATH */
 	pthread_mutex_t log_lock;
+	uint64_t log_seen[FS_LOG_SEEN]; /* hashes of the lines written by fs_log_line_once (log_lock) */
 	int ready_fd;
 };
 
@@ -74,7 +76,12 @@ static inline bool fs_tag_valid(const struct fs_mount *m, unsigned tag)
 
 static inline struct fs_mount *fs_req_mount(fuse_req_t req) { return fuse_req_userdata(req); }
 
-/* One log line: "strata: IMAGE: <where>: <what>: <message>" (where: from the entry when >= 0). */
+/* Writes line (a newline is added) to the mount's log unless the same line was written before
+ * (fs_main.c): an error met by every request on a damaged file is logged once, not per request.
+ * The memory of lines is lossy (FS_LOG_SEEN slots): a line may come again after many others. */
+void fs_log_line_once(struct fs_mount *m, const char *line);
+/* One log line, once (fs_log_line_once): "strata: IMAGE: <where>: <what>: <message>" (where:
+ * from the entry when >= 0). */
 void fs_log_entry_error(struct fs_mount *m, int64_t entry_id, const char *what, const struct strata_err *e);
 /* errno for an error met while serving: ENOTFOUND → ENOENT (logged only when log_missing),
  * anything else → EIO, logged once. */

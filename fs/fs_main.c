@@ -1,11 +1,18 @@
 /* fs/fs_main.c — one mount's life: options, the FUSE session, signals, the multithreaded loop,
- * readiness reporting to a waiting parent, and the table of operations. */
+ * readiness reporting to a waiting parent, the mount's log, and the table of operations.
+ *
+ * The log: error lines of fs/ go to m->log, each distinct line once (fs_log_line_once). With
+ * -o log=PATH the serving process's stderr is that file too while the mount serves, so what the
+ * index and overlay modules say on stderr (a blob changed after indexing, a seekable copy that
+ * cannot be written) reaches the log instead of the /dev/null of a daemonised mount. */
 #include "fs_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Tells the waiting parent (once) how the mount went. */
 static void ready_report(struct fs_mount *m, const char *msg)
@@ -24,6 +31,23 @@ static void ready_report(struct fs_mount *m, const char *msg)
 	}
 	close(m->ready_fd);
 	m->ready_fd = -1;
+}
+
+/* See fs_int.h. FNV-1a of the line picks a slot; a slot holding the same hash means written. */
+void fs_log_line_once(struct fs_mount *m, const char *line)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *p = line; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	h |= 1; /* 0 marks an empty slot */
+	pthread_mutex_lock(&m->log_lock);
+	uint64_t *slot = &m->log_seen[h % FS_LOG_SEEN];
+	if (*slot != h) {
+		*slot = h;
+		fprintf(m->log, "%s\n", line);
+		fflush(m->log);
+	}
+	pthread_mutex_unlock(&m->log_lock);
 }
 
 static bool fs_init_answered; /* atomic: set by fs_op_init */
@@ -169,6 +193,7 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 	pthread_mutex_init(&m.log_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &m.mounted_at);
 	cleanup_free char *log_path = NULL;
+	int saved_stderr = -1;
 	cleanup_free char *fuse_opts = options_parse(&m, o->mount_opts, &log_path, err);
 	int rc = -1;
 	if (!fuse_opts)
@@ -177,6 +202,15 @@ int fs_main(const struct fs_options *o, struct index_db *db, struct strata_err *
 		m.log = stderr;
 		strata_err_sys(err, "-o log=%s", log_path);
 		goto out;
+	}
+	/* the modules below fs/ write their few messages to stderr: to the log while serving */
+	if (m.log != stderr) {
+		fflush(stderr);
+		saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (saved_stderr >= 0 && dup2(fileno(m.log), STDERR_FILENO) < 0) {
+			close(saved_stderr);
+			saved_stderr = -1;
+		}
 	}
 	if (m.nlayers >= (int)FS_TAG_META / 2) {
 		strata_err_set(err, STRATA_ELIMIT, "%d layers: at most %u can be mounted", m.nlayers, FS_TAG_META / 2 - 1);
@@ -195,6 +229,11 @@ out:
 		ready_report(&m, "unmounted before it answered");
 	fs_meta_fini(&m);
 	fs_dir_fini(&m);
+	if (saved_stderr >= 0) {
+		fflush(stderr);
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+	}
 	if (m.log != stderr)
 		fclose(m.log);
 	free(m.meta_name);

@@ -35,11 +35,9 @@ void fs_log_entry_error(struct fs_mount *m, int64_t entry_id, const char *what, 
 	char where[1024] = "";
 	if (entry_id >= 0)
 		index_db_entry_describe(m->db, entry_id, where, sizeof(where));
-	pthread_mutex_lock(&m->log_lock);
-	fprintf(m->log, "strata: %s: %s%s%s: %s\n", m->image_name, where, where[0] ? ": " : "", what,
-		e ? e->msg : "unknown error");
-	fflush(m->log);
-	pthread_mutex_unlock(&m->log_lock);
+	cleanup_free char *line = xasprintf("strata: %s: %s%s%s: %s", m->image_name, where, where[0] ? ": " : "",
+					    what, e ? e->msg : "unknown error");
+	fs_log_line_once(m, line);
 }
 
 int fs_errno_of(struct fs_mount *m, int64_t entry_id, const char *what, const struct strata_err *e)
