@@ -18,9 +18,10 @@ int fs_meta_init(struct fs_mount *m, struct strata_err **err)
 	m->image_json = index_db_image_json(m->db, &m->image_json_len, err);
 	if (!m->image_json)
 		return strata_err_wrap(err, "image.json");
-	m->index_fd = open(index_db_path(m->db), O_RDONLY | O_CLOEXEC);
+	/* The very file the reader validated and reads, not whatever the path names now. */
+	m->index_fd = fcntl(index_db_fd(m->db), F_DUPFD_CLOEXEC, 3);
 	if (m->index_fd < 0)
-		return strata_err_sys(err, "open %s", index_db_path(m->db));
+		return strata_err_sys(err, "dup the descriptor of %s", index_db_path(m->db));
 	struct stat st;
 	if (fstat(m->index_fd, &st) < 0)
 		return strata_err_sys(err, "stat %s", index_db_path(m->db));

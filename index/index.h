@@ -204,4 +204,8 @@ int index_db_provenance(struct index_db *db, int64_t entry_id, int *added, int64
 int index_db_query(struct index_db *db, const char *sql, int64_t arg, int (*row)(void *ctx, void *stmt), void *ctx,
 		   struct strata_err **err);
 
+/* Added for fs/ (connections fix): the descriptor of the index file db reads, the one index_db_open
+ * validated (served as /.audit/index.db). Borrowed: valid until index_db_close; dup it to keep it. */
+int index_db_fd(const struct index_db *db);
+
 #endif

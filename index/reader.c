@@ -213,6 +213,7 @@ int index_db_layer_count(const struct index_db *db) { return db->nlayers; }
 int index_db_view_merged(const struct index_db *db, int n) { return n >= 0 && n <= db->nlayers ? n : -1; }
 int index_db_view_layer(const struct index_db *db, int n) { return n >= 1 && n <= db->nlayers ? db->nlayers + n : -1; }
 const char *index_db_path(const struct index_db *db) { return db->path; }
+int index_db_fd(const struct index_db *db) { return db->fd; }
 
 /* S_IFMT bits of a node.type name (overlay_entry_type_name), 0 when unknown. */
 static uint32_t mode_of_type(const char *t)

@@ -67,6 +67,7 @@ smount "$T/a.tgz" "$T/m1" --index "$T/idx1/a.db" 2>"$T/mount1.err" </dev/null
 check $? "mount a.tgz" || diag <"$T/mount1.err"
 "$STRATA" index -q "$T/b.tgz" --index "$T/b.db" >/dev/null 2>"$T/index_b.err"
 check $? "index b.tgz (the same paths, other sizes, inodes and bytes)" || diag <"$T/index_b.err"
+cp "$T/idx1/a.db" "$T/a1.db"
 mv "$T/b.db" "$T/idx1/a.db"
 readers "$T/m1" f g
 readers_ok f g
@@ -75,6 +76,8 @@ check $? "index renamed over: 40 concurrent readers of d*/f and d*/g read the mo
 v=$(getfattr -h --only-values -n user.strata.sha256 "$T/m1/d7/h" 2>"$T/gf.err")
 [ "$v" = "$(sha256sum <"$T/ref/d7/h" | cut -c1-64)" ]
 check $? "index renamed over: getfattr user.strata.sha256 equals sha256sum" || diag <"$T/gf.err"
+cmp -s "$T/m1/.audit/index.db" "$T/a1.db"
+check $? "index renamed over: /.audit/index.db is still the index the mount uses"
 sumount "$T/m1"; check $? "umount"
 
 # 2. The index's directory removed under a fresh mount.
