@@ -229,7 +229,7 @@ static int tar_walk_entry(struct archive *a, struct tar_client *c, struct archiv
 	e.devminor = (uint32_t)archive_entry_rdevminor(ae);
 
 	int nsparse = archive_entry_sparse_reset(ae);
-	if (nsparse > 0) {
+	if (nsparse > 0 && (e.type == OVERLAY_T_REG || e.type == OVERLAY_T_HARDLINK)) {
 		/* The tar stores only the data regions, back to back; libarchive gives the real size
 		 * (holes included) as the entry's size. */
 		e.sparse = true;
