@@ -70,12 +70,15 @@ struct overlay_merge {
 	/* literal mode: links whose target is below the layer (overlay_merge_set_resolver) */
 	overlay_merge_resolve_fn resolve;
 	void *resolve_ctx;
-	struct foreign_link *foreign; /* such links placed in the current layer */
+	struct foreign_link *foreign; /* per lower target, the latest such link of the current layer */
 	size_t nforeign, foreign_cap;
+	size_t *fslots; /* open addressing over foreign by target: index + 1, 0 empty */
+	size_t nfslots;  /* power of two, or 0 */
 };
 
-/* A link of the current layer placed through the resolver: arena offsets of its target and its
- * own path, and its entry (to tell it from a later entry at the same path). */
+/* The latest link of the current layer to a target below it (placed through the resolver, or
+ * sharing an earlier one): arena offsets of the target and of the link's own path, and its entry
+ * (to tell it from a later entry at the same path). */
 struct foreign_link {
 	size_t target_off, path_off;
 	int64_t id;
@@ -97,6 +100,7 @@ void overlay_merge_free(struct overlay_merge *m)
 		return;
 	merge_tree_destroy(&m->tree);
 	free(m->foreign);
+	free(m->fslots);
 	free(m->ents);
 	free(m->arena);
 	free(m);
@@ -350,24 +354,71 @@ static void link_to(struct overlay_merge *m, const struct staged_entry *s, struc
 	n->link->npaths--; /* the hold taken above */
 }
 
-/* Literal mode: a link whose target tp is not in the layer. Shares the ino of an earlier link of
+static size_t foreign_hash(const char *tp)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *tp; tp++)
+		h = (h ^ (unsigned char)*tp) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The latest link of the layer to lower target tp, or NULL. */
+static struct foreign_link *foreign_find(struct overlay_merge *m, const char *tp)
+{
+	if (!m->nfslots)
+		return NULL;
+	for (size_t i = foreign_hash(tp) & (m->nfslots - 1); m->fslots[i]; i = (i + 1) & (m->nfslots - 1)) {
+		struct foreign_link *f = &m->foreign[m->fslots[i] - 1];
+		if (!strcmp(m->arena + f->target_off, tp))
+			return f;
+	}
+	return NULL;
+}
+
+static void foreign_slot_put(struct overlay_merge *m, size_t idx)
+{
+	size_t i = foreign_hash(m->arena + m->foreign[idx].target_off) & (m->nfslots - 1);
+	while (m->fslots[i])
+		i = (i + 1) & (m->nfslots - 1);
+	m->fslots[i] = idx + 1;
+}
+
+/* Records the first link of the layer to a target not yet in the table. */
+static void foreign_add(struct overlay_merge *m, struct foreign_link f)
+{
+	if (m->nforeign == m->foreign_cap) {
+		m->foreign_cap = m->foreign_cap ? m->foreign_cap * 2 : 16;
+		m->foreign = xrealloc(m->foreign, m->foreign_cap * sizeof(*m->foreign));
+	}
+	m->foreign[m->nforeign++] = f;
+	if (2 * m->nforeign > m->nfslots) { /* at most half full: rehash into twice the slots */
+		free(m->fslots);
+		m->nfslots = m->nfslots ? m->nfslots * 2 : 32;
+		m->fslots = xcalloc(m->nfslots, sizeof(*m->fslots));
+		for (size_t i = 0; i < m->nforeign; i++)
+			foreign_slot_put(m, i);
+	} else {
+		foreign_slot_put(m, m->nforeign - 1);
+	}
+}
+
+/* Literal mode: a link whose target tp is not in the layer. Shares the ino of the latest link of
  * the layer to the same target when that one is still in place; otherwise asks the resolver what
- * the target shows below and places a file of its own backed by that data. */
+ * the target shows below and places a file of its own backed by that data. One table lookup per
+ * link (a hostile layer may hold any number of them). */
 static void apply_foreign_link(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
 			       const char *name, size_t nlen, const char *tp)
 {
 	struct merge_node *old = merge_tree_child(&m->tree, dir, name, nlen);
-	for (size_t i = m->nforeign; i-- > 0;) {
-		const struct foreign_link *f = &m->foreign[i];
-		if (strcmp(m->arena + f->target_off, tp) != 0)
-			continue;
+	struct foreign_link *f = foreign_find(m, tp);
+	if (f) {
 		const char *lp = m->arena + f->path_off;
-		struct merge_node *first = lookup_path(m, lp, strlen(lp));
-		if (first && first->entry_id == f->id && first != old) {
-			link_to(m, s, dir, name, nlen, first);
+		struct merge_node *prev = lookup_path(m, lp, strlen(lp));
+		if (prev && prev->entry_id == f->id && prev != old) {
+			link_to(m, s, dir, name, nlen, prev);
+			*f = (struct foreign_link){s->target_off, s->path_off, s->id};
 			return;
 		}
-		break;
 	}
 	int64_t data = -1;
 	enum overlay_entry_type type = OVERLAY_T_REG;
@@ -380,11 +431,10 @@ static void apply_foreign_link(struct overlay_merge *m, const struct staged_entr
 		merge_remove(m, old);
 	struct merge_node *n = merge_tree_add(&m->tree, dir, name, nlen, type, s->id);
 	n->data_entry_id = data;
-	if (m->nforeign == m->foreign_cap) {
-		m->foreign_cap = m->foreign_cap ? m->foreign_cap * 2 : 16;
-		m->foreign = xrealloc(m->foreign, m->foreign_cap * sizeof(*m->foreign));
-	}
-	m->foreign[m->nforeign++] = (struct foreign_link){s->target_off, s->path_off, s->id};
+	if (f)
+		*f = (struct foreign_link){s->target_off, s->path_off, s->id};
+	else
+		foreign_add(m, (struct foreign_link){s->target_off, s->path_off, s->id});
 }
 
 static void apply_hardlink(struct overlay_merge *m, const struct staged_entry *s, struct merge_node *dir,
@@ -487,8 +537,10 @@ void overlay_merge_end_layer(struct overlay_merge *m,
 	}
 	free(kinds);
 	free(m->foreign);
+	free(m->fslots);
 	m->foreign = NULL;
-	m->nforeign = m->foreign_cap = 0;
+	m->fslots = NULL;
+	m->nforeign = m->foreign_cap = m->nfslots = 0;
 	m->cache_node = NULL;
 	m->cb = NULL;
 	m->cb_ctx = NULL;

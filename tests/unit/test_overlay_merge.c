@@ -475,6 +475,71 @@ static void test_literal(void)
 	overlay_merge_free(m);
 }
 
+/* A resolver standing for the merged view below: "lower/a" is file entry 100, "lower/s" a symlink
+ * (entry 101), "lower" a directory; anything else is missing. Counts its calls. */
+static int resolve_calls;
+static int lower_resolve(void *ctx, const char *target, int64_t *data, enum overlay_entry_type *type)
+{
+	(void)ctx;
+	resolve_calls++;
+	if (!strcmp(target, "lower/a"))
+		*data = 100, *type = OVERLAY_T_REG;
+	else if (!strcmp(target, "lower/s"))
+		*data = 101, *type = OVERLAY_T_SYMLINK;
+	else if (!strcmp(target, "lower"))
+		*data = 102, *type = OVERLAY_T_DIR;
+	else
+		return -1;
+	return 0;
+}
+
+static void test_literal_lower_links(void)
+{
+	struct overlay_merge *m = overlay_merge_new(OVERLAY_MERGE_LITERAL);
+	overlay_merge_set_resolver(m, lower_resolve, NULL);
+	struct probs ps;
+	struct view v = {0};
+	resolve_calls = 0;
+	H(1, "b", "lower/a"), H(2, "d/e", "lower/a"), H(3, "b2", "b"), F(4, "c"), H(5, "c2", "c"),
+	    H(6, "s", "lower/s"), H(7, "gone", "lower/none"), H(8, "dir", "lower"), F(9, "r"), H(10, "r", "lower/a"),
+	    H(11, "b", "lower/a");
+	end(m, &ps);
+	snap(m, &v);
+	const struct rec *b = find(&v, "b"), *e = find(&v, "d/e"), *b2 = find(&v, "b2"), *r = find(&v, "r");
+	const struct rec *c = find(&v, "c"), *c2 = find(&v, "c2"), *sl = find(&v, "s");
+	ok(b && e && b2 && r && b->data_entry_id == 100 && b->type == OVERLAY_T_REG && b->entry_id == 11 &&
+	       e->ino == b->ino && b2->ino == b->ino && r->ino == b->ino && e->data_entry_id == 100 &&
+	       b2->data_entry_id == 100 && r->entry_id == 10 && b->nlink == 4,
+	   "literal: links to a lower file are files backed by it, sharing one ino (4 links)");
+	ok(c && c2 && c->ino == c2->ino && c->ino != b->ino && c2->data_entry_id == 4 && sl &&
+	       sl->type == OVERLAY_T_SYMLINK && sl->data_entry_id == 101 && sl->ino != b->ino,
+	   "literal: links inside the layer as before; a link to a lower symlink shows the symlink");
+	ok(!find(&v, "gone") && !find(&v, "dir") && has_prob(&ps, 7, "target missing") &&
+	       has_prob(&ps, 8, "target missing") && ps.n == 2 && view_sane(&v),
+	   "literal: a target the lower view lacks, or a lower directory, is reported, not placed");
+	view_free(&v);
+	overlay_merge_free(m);
+
+	/* without a resolver (and in OCI mode) the link is reported as before */
+	m = overlay_merge_new(OVERLAY_MERGE_LITERAL);
+	H(1, "b", "lower/a");
+	end(m, &ps);
+	snap(m, &v);
+	ok(!find(&v, "b") && has_prob(&ps, 1, "target missing"), "literal without a resolver: reported");
+	view_free(&v);
+	overlay_merge_free(m);
+	m = overlay_merge_new(OVERLAY_MERGE_OCI);
+	overlay_merge_set_resolver(m, lower_resolve, NULL);
+	resolve_calls = 0;
+	H(1, "b", "lower/a");
+	end(m, &ps);
+	snap(m, &v);
+	ok(!find(&v, "b") && has_prob(&ps, 1, "target missing") && resolve_calls == 0,
+	   "OCI mode never asks the resolver");
+	view_free(&v);
+	overlay_merge_free(m);
+}
+
 /* ---- stability, depth, scale ----------------------------------------------------------------- */
 
 static void test_stability(void)
@@ -581,6 +646,7 @@ int main(void)
 	test_duplicates();
 	test_odd_whiteouts();
 	test_literal();
+	test_literal_lower_links();
 	test_stability();
 	test_deep();
 	test_scale();
