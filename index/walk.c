@@ -1,5 +1,6 @@
 /* index/walk.c — a whole view in path order, for listings (`strata ls`) and tests. */
 #include "index_int.h"
+#include "reader_int.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -23,12 +24,11 @@ int index_db_walk(struct index_db *db, int view,
 		  int (*cb)(void *ctx, const char *path, const struct index_node *n, const char *target), void *ctx,
 		  struct strata_err **err)
 {
-	sqlite3 *sq = NULL;
-	if (sqlite3_open_v2(index_db_path(db), &sq, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db), sqlite3_errmsg(sq));
-		sqlite3_close(sq);
+	/* Its own connection (a walk holds it long), on the file the reader validated, not the path. */
+	struct index_conn *c = reader_conn_open(db->fd, db->path, err);
+	if (!c)
 		return -1;
-	}
+	sqlite3 *sq = c->db;
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int rc = index_sql_prepare(sq,
 				   "SELECT n.path, n.type, n.ino, n.nlink, n.entry, n.data_entry, e.mode, e.uid, e.gid,"
@@ -66,6 +66,6 @@ int index_db_walk(struct index_db *db, int view,
 			rc = strata_err_set(err, STRATA_EIO, "sqlite: %s", sqlite3_errmsg(sq));
 	}
 	sqlite3_finalize(steal_pointer(&st));
-	sqlite3_close(sq);
+	reader_conn_close(c);
 	return rc;
 }
