@@ -40,22 +40,21 @@ tar -C "$T/a" -czf "$T/a.tgz" .
 tar -C "$T/b" -czf "$T/b.tgz" .
 mkdir -p "$T/ref" && tar -C "$T/ref" -xzf "$T/a.tgz"
 
-# readers MNT NAME...: 40 concurrent readers, reader i cats d$i/NAME for each NAME; writes
-# "$T/out.i" (sha256 of each file) and "$T/err.i" (stderr).
+# readers MNT NAME...: 40 concurrent readers, reader i reads d$i/NAME for each NAME (sha256sum
+# through the mount); "$T/out.i" gets the sums (paths relative to the image), "$T/err.i" stderr.
 readers() {
 	local mnt=$1 i n
 	shift
 	for i in $(seq 1 40); do
-		(for n in "$@"; do cat "$mnt/d$i/$n" | sha256sum | sed "s|-\$|d$i/$n|"; done >"$T/out.$i" 2>"$T/err.$i") &
+		(cd "$mnt" && for n in "$@"; do printf 'd%s/%s\0' "$i" "$n"; done | xargs -0 sha256sum >"$T/out.$i" 2>"$T/err.$i") &
 	done
 	wait
 }
 # readers_ok NAME...: the readers' sums equal the reference tree's and nothing went to stderr.
 readers_ok() {
 	local i n
-	for i in $(seq 1 40); do for n in "$@"; do
-		(cd "$T/ref" && sha256sum "d$i/$n")
-	done; done >"$T/want"
+	(cd "$T/ref" && for i in $(seq 1 40); do for n in "$@"; do printf 'd%s/%s\0' "$i" "$n"; done; done |
+		xargs -0 sha256sum) >"$T/want"
 	for i in $(seq 1 40); do cat "$T/out.$i"; done >"$T/got"
 	cat "$T"/err.* >"$T/errs" 2>/dev/null
 	cmp -s "$T/want" "$T/got" && [ ! -s "$T/errs" ]
@@ -138,6 +137,12 @@ if command -v dpkg-query >/dev/null; then
 		{ diff "$T/owners_ref" "$T/owners" | head -5; cat "$T/gf.err"; } | diag
 	v=$(getfattr -h --only-values -n user.strata.package "$T/m3/usr/bin/tool-33" 2>"$T/gf.err")
 	[ "$v" = package-number-33 ]; check $? "user.strata.package of /usr/bin/tool-33 is its one owner ($v)"
+	v=$(getfattr -h --only-values -n user.strata.layer "$T/m3/usr/bin/tool-01" 2>"$T/gf.err"; echo x)
+	[ "$v" = "1x" ]; check $? "fresh mount of a plain tar: user.strata.layer is exactly \"1\" (got \"${v%x}\")"
+	mkdir -p "$T/pref" && tar -C "$T/pref" -xf "$T/p.tar"
+	(cd "$T/pref" && ls -l --time-style=full-iso usr/bin | tail -n +2) >"$T/ls_ref"
+	(cd "$T/m3" && ls -l --time-style=full-iso usr/bin 2>&1 | tail -n +2) >"$T/ls_got"
+	same_output "ls -l of /usr/bin (60 scripts) equals ls -l of tar -x's tree" "$T/ls_ref" "$T/ls_got"
 	sumount "$T/m3"; check $? "umount"
 else
 	skip "user.strata.package of a directory with 60 owners" "no dpkg-query"
