@@ -146,7 +146,8 @@ static char *meta_get(sqlite3 *db, const char *key)
 
 struct index_db *index_db_open(const char *path, struct strata_err **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the open (no effect on a regular file). */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		strata_err_set(err, errno == ENOENT ? STRATA_ENOTFOUND : STRATA_EIO, "%s: %s", path, strerror(errno));
 		return NULL;
