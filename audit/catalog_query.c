@@ -7,9 +7,9 @@
 #include <string.h>
 
 static const char package_of_sql[] =
-	"SELECT group_concat(name, ', ') FROM (SELECT DISTINCT p.name FROM entry e"
-	" JOIN package_file f ON f.path = '/' || ltrim(e.path, '/')"
-	" JOIN package p ON p.id = f.package WHERE e.id = ?1 ORDER BY p.name)";
+    "SELECT group_concat(name, ', ') FROM (SELECT DISTINCT p.name FROM entry e"
+    " JOIN package_file f ON f.path = '/' || ltrim(e.path, '/')"
+    " JOIN package p ON p.id = f.package WHERE e.id = ?1 ORDER BY p.name)";
 
 /* The first row's text column 0, copied into *(char **)ctx (stays NULL for SQL NULL). */
 static int package_row(void *ctx, void *stmt)

@@ -25,7 +25,8 @@ static sqlite3_stmt *query_stmt(struct index_conn *c, const char *sql, bool *tem
 			free_slot = &c->q[i];
 	}
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(c->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(c->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+	    SQLITE_OK) {
 		sqlite3_finalize(st);
 		/* An index built without that scanner has no such table: a fact, not an error. */
 		if (!strstr(sqlite3_errmsg(c->db), "no such table")) {
@@ -44,8 +45,8 @@ static sqlite3_stmt *query_stmt(struct index_conn *c, const char *sql, bool *tem
 	return st;
 }
 
-int index_db_query(struct index_db *db, const char *sql, int64_t arg, int (*row)(void *ctx, void *stmt), void *ctx,
-		   struct strata_err **err)
+int index_db_query(struct index_db *db, const char *sql, int64_t arg, int (*row)(void *ctx, void *stmt),
+		   void *ctx, struct strata_err **err)
 {
 	cleanup_lease struct reader_lease l = {0};
 	if (reader_lease_get(db, &l, err) < 0)
@@ -79,10 +80,11 @@ static int provenance_int_row(void *ctx, void *stmt)
 }
 
 static const char provenance_added_sql[] =
-	"SELECT min(layer) FROM entry WHERE whiteout = 0 AND path = (SELECT path FROM entry WHERE id = ?1)";
+    "SELECT min(layer) FROM entry WHERE whiteout = 0 AND path = (SELECT path FROM entry WHERE id = ?1)";
 static const char provenance_findings_sql[] = "SELECT count(*) FROM secret WHERE entry = ?1";
 
-int index_db_provenance(struct index_db *db, int64_t entry_id, int *added, int64_t *findings, struct strata_err **err)
+int index_db_provenance(struct index_db *db, int64_t entry_id, int *added, int64_t *findings,
+			struct strata_err **err)
 {
 	*added = 0;
 	*findings = 0;

@@ -25,14 +25,17 @@
 
 struct vfs_file {
 	sqlite3_file base;
-	int fd;                /* our own duplicate of the index_db's descriptor */
-	sqlite3_int64 size;    /* fixed: the file is immutable */
+	int fd;			/* our own duplicate of the index_db's descriptor */
+	sqlite3_int64 size;	/* fixed: the file is immutable */
 	sqlite3_int64 mmap_max; /* SQLITE_FCNTL_MMAP_SIZE (PRAGMA mmap_size) */
-	void *map;             /* whole-file read-only mapping, made on the first fetch */
+	void *map;		/* whole-file read-only mapping, made on the first fetch */
 	size_t map_len;
 };
 
-static sqlite3_vfs *vfs_base(sqlite3_vfs *v) { return v->pAppData; }
+static sqlite3_vfs *vfs_base(sqlite3_vfs *v)
+{
+	return v->pAppData;
+}
 
 static int vfs_close(sqlite3_file *f)
 {
@@ -51,7 +54,8 @@ static int vfs_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 	struct vfs_file *p = (struct vfs_file *)f;
 	size_t got = 0;
 	while (got < (size_t)amt) {
-		ssize_t n = pread(p->fd, (char *)buf + got, (size_t)amt - got, (off_t)(off + (sqlite3_int64)got));
+		ssize_t n =
+		    pread(p->fd, (char *)buf + got, (size_t)amt - got, (off_t)(off + (sqlite3_int64)got));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -160,21 +164,21 @@ static int vfs_unfetch(sqlite3_file *f, sqlite3_int64 off, void *page)
 }
 
 static const sqlite3_io_methods vfs_io = {
-	.iVersion = 3,
-	.xClose = vfs_close,
-	.xRead = vfs_read,
-	.xWrite = vfs_write,
-	.xTruncate = vfs_truncate,
-	.xSync = vfs_sync,
-	.xFileSize = vfs_file_size,
-	.xLock = vfs_lock,
-	.xUnlock = vfs_lock,
-	.xCheckReservedLock = vfs_check_reserved,
-	.xFileControl = vfs_file_control,
-	.xSectorSize = vfs_sector_size,
-	.xDeviceCharacteristics = vfs_device_characteristics,
-	.xFetch = vfs_fetch,
-	.xUnfetch = vfs_unfetch,
+    .iVersion = 3,
+    .xClose = vfs_close,
+    .xRead = vfs_read,
+    .xWrite = vfs_write,
+    .xTruncate = vfs_truncate,
+    .xSync = vfs_sync,
+    .xFileSize = vfs_file_size,
+    .xLock = vfs_lock,
+    .xUnlock = vfs_lock,
+    .xCheckReservedLock = vfs_check_reserved,
+    .xFileControl = vfs_file_control,
+    .xSectorSize = vfs_sector_size,
+    .xDeviceCharacteristics = vfs_device_characteristics,
+    .xFetch = vfs_fetch,
+    .xUnfetch = vfs_unfetch,
 };
 
 /* The descriptor named by a main-database file name, or -1 when the name is not ours. */
@@ -241,17 +245,38 @@ static int vfs_full_pathname(sqlite3_vfs *v, const char *name, int n, char *out)
 	return SQLITE_OK;
 }
 
-static void *vfs_dl_open(sqlite3_vfs *v, const char *name) { return vfs_base(v)->xDlOpen(vfs_base(v), name); }
-static void vfs_dl_error(sqlite3_vfs *v, int n, char *msg) { vfs_base(v)->xDlError(vfs_base(v), n, msg); }
+static void *vfs_dl_open(sqlite3_vfs *v, const char *name)
+{
+	return vfs_base(v)->xDlOpen(vfs_base(v), name);
+}
+static void vfs_dl_error(sqlite3_vfs *v, int n, char *msg)
+{
+	vfs_base(v)->xDlError(vfs_base(v), n, msg);
+}
 static void (*vfs_dl_sym(sqlite3_vfs *v, void *h, const char *sym))(void)
 {
 	return vfs_base(v)->xDlSym(vfs_base(v), h, sym);
 }
-static void vfs_dl_close(sqlite3_vfs *v, void *h) { vfs_base(v)->xDlClose(vfs_base(v), h); }
-static int vfs_randomness(sqlite3_vfs *v, int n, char *out) { return vfs_base(v)->xRandomness(vfs_base(v), n, out); }
-static int vfs_sleep(sqlite3_vfs *v, int us) { return vfs_base(v)->xSleep(vfs_base(v), us); }
-static int vfs_current_time(sqlite3_vfs *v, double *t) { return vfs_base(v)->xCurrentTime(vfs_base(v), t); }
-static int vfs_last_error(sqlite3_vfs *v, int n, char *msg) { return vfs_base(v)->xGetLastError(vfs_base(v), n, msg); }
+static void vfs_dl_close(sqlite3_vfs *v, void *h)
+{
+	vfs_base(v)->xDlClose(vfs_base(v), h);
+}
+static int vfs_randomness(sqlite3_vfs *v, int n, char *out)
+{
+	return vfs_base(v)->xRandomness(vfs_base(v), n, out);
+}
+static int vfs_sleep(sqlite3_vfs *v, int us)
+{
+	return vfs_base(v)->xSleep(vfs_base(v), us);
+}
+static int vfs_current_time(sqlite3_vfs *v, double *t)
+{
+	return vfs_base(v)->xCurrentTime(vfs_base(v), t);
+}
+static int vfs_last_error(sqlite3_vfs *v, int n, char *msg)
+{
+	return vfs_base(v)->xGetLastError(vfs_base(v), n, msg);
+}
 static int vfs_current_time64(sqlite3_vfs *v, sqlite3_int64 *t)
 {
 	sqlite3_vfs *b = vfs_base(v);
@@ -264,21 +289,21 @@ static int vfs_current_time64(sqlite3_vfs *v, sqlite3_int64 *t)
 }
 
 static sqlite3_vfs vfs = {
-	.iVersion = 2,
-	.zName = READER_VFS_NAME,
-	.xOpen = vfs_open,
-	.xDelete = vfs_delete,
-	.xAccess = vfs_access,
-	.xFullPathname = vfs_full_pathname,
-	.xDlOpen = vfs_dl_open,
-	.xDlError = vfs_dl_error,
-	.xDlSym = vfs_dl_sym,
-	.xDlClose = vfs_dl_close,
-	.xRandomness = vfs_randomness,
-	.xSleep = vfs_sleep,
-	.xCurrentTime = vfs_current_time,
-	.xGetLastError = vfs_last_error,
-	.xCurrentTimeInt64 = vfs_current_time64,
+    .iVersion = 2,
+    .zName = READER_VFS_NAME,
+    .xOpen = vfs_open,
+    .xDelete = vfs_delete,
+    .xAccess = vfs_access,
+    .xFullPathname = vfs_full_pathname,
+    .xDlOpen = vfs_dl_open,
+    .xDlError = vfs_dl_error,
+    .xDlSym = vfs_dl_sym,
+    .xDlClose = vfs_dl_close,
+    .xRandomness = vfs_randomness,
+    .xSleep = vfs_sleep,
+    .xCurrentTime = vfs_current_time,
+    .xGetLastError = vfs_last_error,
+    .xCurrentTimeInt64 = vfs_current_time64,
 };
 static int vfs_register_rc = SQLITE_ERROR;
 
@@ -289,7 +314,8 @@ static void vfs_register_once(void)
 		return;
 	vfs.pAppData = base;
 	vfs.mxPathname = base->mxPathname;
-	vfs.szOsFile = base->szOsFile > (int)sizeof(struct vfs_file) ? base->szOsFile : (int)sizeof(struct vfs_file);
+	vfs.szOsFile =
+	    base->szOsFile > (int)sizeof(struct vfs_file) ? base->szOsFile : (int)sizeof(struct vfs_file);
 	vfs_register_rc = sqlite3_vfs_register(&vfs, 0);
 }
 
@@ -298,7 +324,7 @@ int reader_vfs_register(struct strata_err **err)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, vfs_register_once);
 	if (vfs_register_rc != SQLITE_OK)
-		return strata_err_set(err, STRATA_EIO, "index: cannot register the SQLite VFS %s: %s", READER_VFS_NAME,
-				      sqlite3_errstr(vfs_register_rc));
+		return strata_err_set(err, STRATA_EIO, "index: cannot register the SQLite VFS %s: %s",
+				      READER_VFS_NAME, sqlite3_errstr(vfs_register_rc));
 	return 0;
 }
