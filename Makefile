@@ -147,7 +147,7 @@ asan:
 # a single-frame zstd layer waiting for one build of its seekable copy; the index pass decoding
 # ahead on its own thread). Every process (the daemonised mount too, whose stderr is /dev/null) writes its reports to build/tsan/tsan-report.<pid>: any such file fails
 # the run. tests/tsan.supp says why each suppression is there. Not part of check (see README).
-TSAN_TESTS := test_overlay_source test_index_reader test_zstd_lazy test_stream_ahead
+TSAN_TESTS := test_overlay_source test_index_reader test_zstd_lazy test_stream_ahead test_stream_lend
 tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread CC=clang CFLAGS="-O1 -g" \
 		build/tsan/strata $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))
