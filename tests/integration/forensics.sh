@@ -28,13 +28,20 @@ IMG=$FIX/images/docker.tar
 final=$FIX/refs/docker
 export LC_ALL=C # non-UTF-8 names are bytes
 : >"$T/want"
+# A layer's version of a path is what tar -x of that layer alone writes there; a hard link to a file
+# of a lower layer cannot be extracted alone, so its version is taken from layers 1..i extracted
+# onto one tree ($T/c), where layer i has just written it.
+mkdir -p "$T/c"
 for i in 1 2 3 4; do
 	mkdir -p "$T/x$i" && tar -C "$T/x$i" -xf "$FIX/layers/L$i.tar" 2>/dev/null
+	tar -C "$T/c" -xf "$FIX/layers/L$i.tar" 2>/dev/null
 	tar --quoting-style=literal -tf "$FIX/layers/L$i.tar" | sed 's,/$,,' | grep -av '/\?\.wh\.' | while IFS= read -r p; do
 		if [ ! -e "$final/$p" ] && [ ! -L "$final/$p" ]; then echo "$p"; continue; fi
-		[ -d "$T/x$i/$p" ] && [ ! -L "$T/x$i/$p" ] && [ -d "$final/$p" ] && continue
-		a=$(stat -c '%F %a' "$T/x$i/$p"); b=$(stat -c '%F %a' "$final/$p")
-		if [ "$a" != "$b" ] || { [ -f "$final/$p" ] && ! cmp -s "$T/x$i/$p" "$final/$p"; }; then echo "$p"; fi
+		x=$T/x$i/$p
+		[ -e "$x" ] || [ -L "$x" ] || x=$T/c/$p
+		[ -d "$x" ] && [ ! -L "$x" ] && [ -d "$final/$p" ] && continue
+		a=$(stat -c '%F %a' "$x"); b=$(stat -c '%F %a' "$final/$p")
+		if [ "$a" != "$b" ] || { [ -f "$final/$p" ] && ! cmp -s "$x" "$final/$p"; }; then echo "$p"; fi
 	done >>"$T/want"
 done
 LC_ALL=C sort -u "$T/want" >"$T/want.s"
