@@ -175,12 +175,8 @@ static int checks_run_one(sqlite3 *c, const struct check_def *d, audit_check_cb 
 int audit_checks_run(struct index_db *db, audit_check_cb cb, void *ctx, struct strata_err **err)
 {
 	sqlite3 *c = NULL;
-	if (sqlite3_open_v2(index_db_path(db), &c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		strata_err_set(err, STRATA_EIO, "checks: opening %s: %s", index_db_path(db),
-			       c ? sqlite3_errmsg(c) : "out of memory");
-		sqlite3_close(c);
-		return -1;
-	}
+	if (index_db_connect(db, &c, err) < 0)
+		return strata_err_wrap(err, "checks");
 	if (checks_sql_register(c, err) < 0) {
 		sqlite3_close(c);
 		return -1;

@@ -208,4 +208,11 @@ int index_db_query(struct index_db *db, const char *sql, int64_t arg, int (*row)
  * validated (served as /.audit/index.db). Borrowed: valid until index_db_close; dup it to keep it. */
 int index_db_fd(const struct index_db *db);
 
+/* A read-only SQLite connection of the caller's own (a sqlite3 *, closed with sqlite3_close) on the
+ * index file db reads — the one index_db_open validated, never its path again, so reports rendered
+ * under a mount describe the mounted image even after the index path was removed or replaced.
+ * 0, or -1 with *err (EIO: the file is open already, so failing is never "not found"). */
+struct sqlite3;
+int index_db_connect(const struct index_db *db, struct sqlite3 **out, struct strata_err **err);
+
 #endif

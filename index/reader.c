@@ -75,6 +75,25 @@ struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err 
 	return c;
 }
 
+int index_db_connect(const struct index_db *db, sqlite3 **out, struct strata_err **err)
+{
+	*out = NULL;
+	if (reader_vfs_register(err) < 0)
+		return -1;
+	char name[64];
+	snprintf(name, sizeof(name), READER_VFS_PREFIX "%d", db->fd);
+	sqlite3 *c = NULL;
+	int rc = sqlite3_open_v2(name, &c, SQLITE_OPEN_READONLY, READER_VFS_NAME);
+	if (rc != SQLITE_OK) { /* read-only on the main database; TEMP tables stay possible */
+		strata_err_set(err, STRATA_EIO, "%s: %s", db->path, c ? sqlite3_errmsg(c) : sqlite3_errstr(rc));
+		sqlite3_close(c);
+		return -1;
+	}
+	sqlite3_busy_timeout(c, 5000);
+	*out = c;
+	return 0;
+}
+
 void reader_conn_close(struct index_conn *c)
 {
 	if (!c)

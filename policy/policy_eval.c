@@ -274,13 +274,8 @@ int policy_evaluate(const struct policy_bundle *b, struct index_db *db, const ch
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct policy_eval ev = {.db = db};
-	if (sqlite3_open_v2(index_db_path(db), &ev.c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db),
-			       ev.c ? sqlite3_errmsg(ev.c) : "cannot open");
-		sqlite3_close(ev.c);
+	if (index_db_connect(db, &ev.c, err) < 0)
 		return -1;
-	}
-	sqlite3_busy_timeout(ev.c, 5000);
 	struct policy_result *r = xcalloc(1, sizeof(*r));
 	cleanup_free char *ref = NULL;
 	int rc = -1;

@@ -121,9 +121,8 @@ static bool attest_predicate_known(const char *pt)
 int attest_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	__attribute__((cleanup(attest_sqlite_closep))) sqlite3 *c = NULL;
-	if (sqlite3_open_v2(index_db_path(db), &c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db),
-				      c ? sqlite3_errmsg(c) : "cannot open");
+	if (index_db_connect(db, &c, err) < 0)
+		return -1;
 	struct attest_set s;
 	if (attest_set_load(c, &s, err) < 0) {
 		attest_set_clear(&s);

@@ -58,12 +58,8 @@ void forensics_buf_take(struct forensics_buf *b, char **out, size_t *len)
 int forensics_db_open(struct index_db *db, sqlite3 **out, struct strata_err **err)
 {
 	sqlite3 *c = NULL;
-	if (sqlite3_open_v2(index_db_path(db), &c, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		strata_err_set(err, STRATA_EIO, "%s: %s", index_db_path(db), c ? sqlite3_errmsg(c) : "cannot open");
-		sqlite3_close(c);
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
-	}
-	sqlite3_busy_timeout(c, 5000);
 	*out = c;
 	return 0;
 }

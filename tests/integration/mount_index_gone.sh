@@ -77,6 +77,14 @@ v=$(getfattr -h --only-values -n user.strata.sha256 "$T/m1/d7/h" 2>"$T/gf.err")
 check $? "index renamed over: getfattr user.strata.sha256 equals sha256sum" || diag <"$T/gf.err"
 cmp -s "$T/m1/.audit/index.db" "$T/a1.db"
 check $? "index renamed over: /.audit/index.db is still the index the mount uses"
+# Reports are rendered at their first read, after the rename: they must describe the mounted image.
+want_sha=$(sha256sum <"$T/a.tgz" | cut -c1-64)
+grep -q "$want_sha" "$T/m1/.audit/custody.json" 2>"$T/cu.err" && ! grep -q "b.tgz" "$T/m1/.audit/custody.json"
+check $? "index renamed over: /.audit/custody.json names the mounted image a.tgz and its sha256" ||
+	{ head -c 600 "$T/m1/.audit/custody.json"; cat "$T/cu.err"; } | diag
+[ -n "$(cat "$T/m1/.audit/verdict" 2>"$T/vd.err")" ] && "$STRATA" report "$T/a1.db" verdict >"$T/vd.want" 2>>"$T/vd.err" &&
+	cmp -s "$T/m1/.audit/verdict" "$T/vd.want"
+check $? "index renamed over: /.audit/verdict is the one of the mounted image's index" || diag <"$T/vd.err"
 sumount "$T/m1"; check $? "umount"
 
 # 2. The index's directory removed under a fresh mount.
