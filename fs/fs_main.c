@@ -39,9 +39,9 @@ void fs_log_line_once(struct fs_mount *m, const char *line)
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (const char *p = line; *p; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h |= 1; /* 0 marks an empty slot */
 	pthread_mutex_lock(&m->log_lock);
-	uint64_t *slot = &m->log_seen[h % FS_LOG_SEEN];
+	uint64_t *slot = &m->log_seen[h % FS_LOG_SEEN]; /* the slot from the hash as computed */
+	h |= 1;                                           /* what is stored is never 0 (an empty slot) */
 	if (*slot != h) {
 		*slot = h;
 		fprintf(m->log, "%s\n", line);
