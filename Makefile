@@ -122,32 +122,20 @@ fuzz:
 	done
 
 # One pass of the whole suite in $(BUILD).
-# CHECK_PART=1 or 2 runs every other test of the list (the sanitizer pass runs its two halves side
-# by side); unset, the whole list.
-CHECK_TESTS = $(UNIT_BINS) $(wildcard tests/integration/*.sh)
-check-built: $(BUILD)/strata $(UNIT_BINS) $(FUZZ_BINS) deps-check
-check-one: check-built
-	@BUILD=$(BUILD) STRATA=$(abspath $(BUILD)/strata) sh tests/run.sh \
-		$(if $(CHECK_PART),$(foreach i,$(shell seq $(CHECK_PART) 2 $(words $(CHECK_TESTS))),$(word $(i),$(CHECK_TESTS))),$(CHECK_TESTS))
+check-one: $(BUILD)/strata $(UNIT_BINS) $(FUZZ_BINS) deps-check
+	@BUILD=$(BUILD) STRATA=$(abspath $(BUILD)/strata) sh tests/run.sh $(UNIT_BINS) $(wildcard tests/integration/*.sh)
 
-# The README's test command: the suite, and the same suite under ASan+UBSan. The passes run side by
-# side (every test works in its own temporary directory and the shared fixtures are built under a
-# lock), which keeps CI under its time budget on a 2-core machine: the plain pass prints as it
-# goes; the sanitizer pass, built once, runs as two halves of the list at the same time (it is the
-# longer one, and many tests spend their time waiting on FUSE round trips, not on a core), and its
-# output follows.
-SAN_MAKE = $(MAKE) --no-print-directory BUILD=build/asan SAN=1 CFLAGS="-O1 -g"
+# The README's test command: the suite, and the same suite under ASan+UBSan. The two passes run
+# side by side (each test stays sequential within its pass; every test works in its own temporary
+# directory and the shared fixtures are built under a lock), which keeps CI under its time budget
+# on a 2-core machine: the plain pass prints as it goes, the sanitizer pass's output follows it.
 check:
 	@mkdir -p build
-	@{ $(SAN_MAKE) check-built && \
-	  { $(SAN_MAKE) check-one CHECK_PART=1 >build/check-asan1.log 2>&1 & h1=$$!; \
-	    $(SAN_MAKE) check-one CHECK_PART=2 >build/check-asan2.log 2>&1; h2=$$?; \
-	    wait $$h1 && [ $$h2 = 0 ]; }; } >build/check-asan.log 2>&1 & \
+	@$(MAKE) --no-print-directory check-one BUILD=build/asan SAN=1 CFLAGS="-O1 -g" >build/check-asan.log 2>&1 & \
 	asan=$$!; \
 	$(MAKE) --no-print-directory check-one; plain=$$?; \
 	wait $$asan; san=$$?; \
-	echo "== the same suite under ASan+UBSan (two halves side by side)"; \
-	cat build/check-asan.log build/check-asan1.log build/check-asan2.log 2>/dev/null; \
+	echo "== the same suite under ASan+UBSan"; cat build/check-asan.log; \
 	[ $$plain = 0 ] && [ $$san = 0 ]
 
 asan:
