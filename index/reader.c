@@ -41,6 +41,11 @@ static const char *const reader_sql[RS_COUNT] = {
 	[RS_ENTRY_DESCRIBE] = "SELECT e.layer, coalesce(e.path, CAST(e.raw_path AS TEXT)),"
 			      " coalesce(l.digest, l.diff_id, '') FROM entry e"
 			      " LEFT JOIN layer l ON l.position = e.layer WHERE e.id = ?1",
+	/* The regions of sparse entry ?1 overlapping [?2, ?3), in file order: the last one starting
+	 * at or before ?2 (found through the primary key) and those starting inside the range. */
+	[RS_SPARSE] = "SELECT logical, length, stored FROM sparse WHERE entry = ?1 AND logical >= coalesce("
+		      "(SELECT max(logical) FROM sparse WHERE entry = ?1 AND logical <= ?2), 0) AND logical < ?3"
+		      " ORDER BY logical",
 };
 
 int reader_sql_err(struct index_conn *c, struct strata_err **err, const char *what)
@@ -48,21 +53,35 @@ int reader_sql_err(struct index_conn *c, struct strata_err **err, const char *wh
 	return strata_err_set(err, STRATA_EIO, "index: %s: %s", what, c ? sqlite3_errmsg(c->db) : "no connection");
 }
 
-struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err **err)
+/* Opens the index file open as fd through the strata-fd VFS, read-only (flags: SQLite open flags
+ * added to SQLITE_OPEN_READONLY), with a busy timeout. The file is open already: failing now is an
+ * I/O problem, never "not found". 0, or -1 with *err (and *out NULL). */
+static int vfs_connect(int fd, const char *path, int flags, sqlite3 **out, struct strata_err **err)
 {
+	*out = NULL;
 	if (reader_vfs_register(err) < 0)
-		return NULL;
+		return -1;
 	char name[64];
 	snprintf(name, sizeof(name), READER_VFS_PREFIX "%d", fd);
-	struct index_conn *c = xcalloc(1, sizeof(*c));
-	int rc = sqlite3_open_v2(name, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, READER_VFS_NAME);
+	sqlite3 *c = NULL;
+	int rc = sqlite3_open_v2(name, &c, SQLITE_OPEN_READONLY | flags, READER_VFS_NAME);
 	if (rc != SQLITE_OK) {
-		/* The file is open already: failing now is an I/O problem, never "not found". */
-		strata_err_set(err, STRATA_EIO, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		strata_err_set(err, STRATA_EIO, "%s: %s", path, c ? sqlite3_errmsg(c) : sqlite3_errstr(rc));
+		sqlite3_close(c);
+		return -1;
+	}
+	sqlite3_busy_timeout(c, 5000);
+	*out = c;
+	return 0;
+}
+
+struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err **err)
+{
+	struct index_conn *c = xcalloc(1, sizeof(*c));
+	if (vfs_connect(fd, path, SQLITE_OPEN_NOMUTEX, &c->db, err) < 0) {
 		reader_conn_close(c);
 		return NULL;
 	}
-	sqlite3_busy_timeout(c->db, 5000);
 	/* query_only guards against a stray write; mmap makes warm lookups cheap (the VFS maps the
 	 * file once per connection). No locks: the VFS declares the file immutable, which it is (an
 	 * index is never written in place; index/build.c writes a temporary file and renames it). */
@@ -75,23 +94,11 @@ struct index_conn *reader_conn_open(int fd, const char *path, struct strata_err 
 	return c;
 }
 
+/* A caller's own connection: read-only on the main database, TEMP tables stay possible (no
+ * query_only), default threading mode. */
 int index_db_connect(const struct index_db *db, sqlite3 **out, struct strata_err **err)
 {
-	*out = NULL;
-	if (reader_vfs_register(err) < 0)
-		return -1;
-	char name[64];
-	snprintf(name, sizeof(name), READER_VFS_PREFIX "%d", db->fd);
-	sqlite3 *c = NULL;
-	int rc = sqlite3_open_v2(name, &c, SQLITE_OPEN_READONLY, READER_VFS_NAME);
-	if (rc != SQLITE_OK) { /* read-only on the main database; TEMP tables stay possible */
-		strata_err_set(err, STRATA_EIO, "%s: %s", db->path, c ? sqlite3_errmsg(c) : sqlite3_errstr(rc));
-		sqlite3_close(c);
-		return -1;
-	}
-	sqlite3_busy_timeout(c, 5000);
-	*out = c;
-	return 0;
+	return vfs_connect(db->fd, db->path, 0, out, err);
 }
 
 void reader_conn_close(struct index_conn *c)
@@ -420,19 +427,31 @@ ssize_t index_db_read(struct index_db *db, int64_t entry_id, void *buf, size_t l
 	struct overlay_source *src = reader_layer_source(db, l.c, layer, err);
 	if (!src)
 		return -1;
-	ssize_t n = overlay_source_pread(src, buf, len, data_offset + off, err);
-	if (n < 0) {
-		/* The index said these bytes exist: the blob changed since (issue 8: mark stale). */
-		reader_stale_check_read(db, l.c, src, err && *err ? (*err)->code : STRATA_EIO,
-					err && *err ? (*err)->msg : "read failed");
-		return strata_err_wrap(err, "layer %d", layer);
+	if (reader_pread_exact(db, l.c, src, layer, buf, len, data_offset + off, "the entry's end", err) < 0)
+		return -1;
+	return (ssize_t)len;
+}
+
+int reader_pread_exact(struct index_db *db, struct index_conn *c, struct overlay_source *src, int layer, void *dst,
+		       size_t n, uint64_t at, const char *what, struct strata_err **err)
+{
+	unsigned char *p = dst;
+	while (n > 0) {
+		ssize_t got = overlay_source_pread(src, p, n, at, err);
+		if (got < 0) {
+			/* The index said these bytes exist: the blob changed since (issue 8: mark stale). */
+			reader_stale_check_read(db, c, src, err && *err ? (*err)->code : STRATA_EIO,
+						err && *err ? (*err)->msg : "read failed");
+			return strata_err_wrap(err, "layer %d", layer);
+		}
+		if (got == 0) {
+			reader_stale_check_read(db, c, src, STRATA_EFORMAT, "it ends before data the index recorded");
+			return strata_err_set(err, STRATA_EFORMAT, "layer %d: tar data ends at %llu, before %s", layer,
+					      (unsigned long long)at, what);
+		}
+		p += got, n -= (size_t)got, at += (uint64_t)got;
 	}
-	if ((size_t)n != len) {
-		reader_stale_check_read(db, l.c, src, STRATA_EFORMAT, "it ends before data the index recorded");
-		return strata_err_set(err, STRATA_EFORMAT, "layer %d: tar data ends at %llu, before the entry's end",
-				      layer, (unsigned long long)(data_offset + off + (uint64_t)n));
-	}
-	return n;
+	return 0;
 }
 
 int index_db_xattrs(struct index_db *db, int64_t entry_id,

@@ -34,6 +34,7 @@ enum reader_stmt_id {
 	RS_SOURCE,
 	RS_CHECKPOINTS,
 	RS_ENTRY_DESCRIBE,
+	RS_SPARSE,
 	RS_COUNT
 };
 
@@ -82,6 +83,12 @@ void reader_lease_release(struct reader_lease *l);
 /* The cached statement `id` of the connection, reset and ready for binding. Borrowed; reset it
  * after use (cleanup_reset). NULL with *err. */
 sqlite3_stmt *reader_stmt(struct index_conn *c, enum reader_stmt_id id, struct strata_err **err);
+/* Reads exactly n bytes of a layer's uncompressed stream at offset at into dst, where the index
+ * recorded data: a read that fails, or ends before n bytes ("tar data ends at …, before <what>"),
+ * means the blob changed since indexing, so the index is marked stale (reader_stale_check_read).
+ * 0, or -1 with *err (wrapped with the layer). */
+int reader_pread_exact(struct index_db *db, struct index_conn *c, struct overlay_source *src, int layer, void *dst,
+		       size_t n, uint64_t at, const char *what, struct strata_err **err);
 static inline void reader_stmt_resetp(sqlite3_stmt **st)
 {
 	if (*st) {
