@@ -267,10 +267,9 @@ static int parse_view_opts(int argc, char **argv, struct view_opts *vo, bool for
 		default: return -1;
 		}
 	}
-	int want = for_cat ? 2 : 1;
-	if (argc - optind != want) {
+	if (for_cat ? argc - optind < 2 : argc - optind != 1) {
 		fprintf(stderr, "strata: usage: strata %s\n",
-			for_cat ? "cat [--view N|--layer N] [--offset N] [--length N] IMAGE|INDEX PATH"
+			for_cat ? "cat [--view N|--layer N] [--offset N] [--length N] IMAGE|INDEX PATH..."
 				: "ls [--view N|--layer N] [--null] IMAGE|INDEX");
 		return -1;
 	}
@@ -353,50 +352,69 @@ static int resolve(struct index_db *db, int view, const char *path, struct index
 	return 0;
 }
 
+/* Writes the bytes [vo->offset, vo->offset + vo->length) of one regular file to stdout.
+ * Returns -1 with *err set; *out_failed tells a stdout failure (which ends the command) apart
+ * from a problem with this path (after which cat goes on with the next, as cat(1) does). */
+static int cat_one(struct index_db *db, int view, const struct view_opts *vo, const char *path, bool *out_failed,
+		   struct strata_err **err)
+{
+	static char buf[1 << 20];
+	struct index_node n;
+	*out_failed = false;
+	if (resolve(db, view, path, &n, err) < 0)
+		return -1;
+	if (!S_ISREG(n.mode))
+		return strata_err_set(err, STRATA_EUSAGE, "%s: not a regular file", path);
+	uint64_t off = vo->offset, left = vo->length;
+	while (left > 0) {
+		size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		ssize_t got = index_db_read(db, n.data_entry_id, buf, want, off, err);
+		if (got < 0)
+			return strata_err_wrap(err, "%s", path);
+		if (got == 0)
+			break;
+		if (fwrite(buf, 1, (size_t)got, stdout) != (size_t)got) {
+			*out_failed = true;
+			return strata_err_sys(err, "stdout");
+		}
+		off += (uint64_t)got;
+		left -= (uint64_t)got;
+	}
+	return 0;
+}
+
+/* strata cat IMAGE|INDEX PATH...: the files' contents one after another, as cat(1) writes them;
+ * --offset/--length select the same range of each. A path that cannot be read is reported and
+ * skipped, and the exit status is then 2. */
 int cmd_cat(int argc, char **argv)
 {
 	struct view_opts vo;
 	if (parse_view_opts(argc, argv, &vo, true) < 0)
 		return 2;
-	const char *arg = argv[optind], *path = argv[optind + 1];
+	const char *arg = argv[optind];
 	cleanup_err struct strata_err *err = NULL;
 	struct index_db *db = tools_open_index(arg, vo.index_path, &vo.sel, false, &err);
-	int rc = -1;
-	struct index_node n;
 	int view = db ? pick_view(db, &vo, &err) : -1;
-	if (view >= 0 && resolve(db, view, path, &n, &err) == 0) {
-		if (!S_ISREG(n.mode)) {
-			strata_err_set(&err, STRATA_EUSAGE, "%s: not a regular file", path);
-		} else {
-			static char buf[1 << 20];
-			uint64_t off = vo.offset, left = vo.length;
-			rc = 0;
-			while (left > 0) {
-				size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-				ssize_t got = index_db_read(db, n.data_entry_id, buf, want, off, &err);
-				if (got < 0) {
-					rc = strata_err_wrap(&err, "%s", path);
-					break;
-				}
-				if (got == 0)
-					break;
-				if (fwrite(buf, 1, (size_t)got, stdout) != (size_t)got) {
-					rc = strata_err_sys(&err, "stdout");
-					break;
-				}
-				off += (uint64_t)got;
-				left -= (uint64_t)got;
-			}
-		}
+	int status = view >= 0 ? 0 : 2;
+	if (view < 0)
+		tools_print_err(err);
+	for (int i = optind + 1; view >= 0 && i < argc; i++) {
+		cleanup_err struct strata_err *perr = NULL;
+		bool out_failed;
+		if (cat_one(db, view, &vo, argv[i], &out_failed, &perr) == 0)
+			continue;
+		tools_print_err(perr);
+		status = 2;
+		if (out_failed)
+			break;
 	}
 	index_db_close(db);
-	if (rc < 0 || fflush(stdout) != 0) {
-		if (!err)
-			strata_err_sys(&err, "stdout");
+	if (status == 0 && fflush(stdout) != 0) {
+		strata_err_sys(&err, "stdout");
 		tools_print_err(err);
-		return 2;
+		status = 2;
 	}
-	return 0;
+	return status;
 }
 
 int cmd_sql(int argc, char **argv)

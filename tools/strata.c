@@ -22,7 +22,7 @@ static const struct {
 	{"mount", cmd_mount, "mount [-f] [-d] [-o OPT,...] [--index PATH] [--platform ...] [--ref ...] [--trust-key PEM]... [--policy FILE] [--secret-rules [+]FILE] [--secret-max-size N] [--secret-scan-binary] IMAGE MOUNTPOINT"},
 	{"umount", cmd_umount, "umount MOUNTPOINT"},
 	{"ls", cmd_ls, "ls [--view N | --layer N] [--null] IMAGE|INDEX"},
-	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH"},
+	{"cat", cmd_cat, "cat [--view N] [--offset N] [--length N] IMAGE|INDEX PATH..."},
 	{"sql", cmd_sql, "sql IMAGE|INDEX QUERY"},
 	{"report", cmd_report, "report [--trust-key PEM]... [--policy FILE] IMAGE|INDEX FILE   (report --list: the files under /.audit)"},
 	{"verify", cmd_verify, "verify [--index PATH] [--platform ...] [--ref ...] IMAGE   (recompute every blob digest; 1 when one differs)"},

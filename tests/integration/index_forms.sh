@@ -25,16 +25,26 @@ check_form() {
 	"$STRATA" ls "$db" >"$T/got" 2>"$T/err"
 	same_output "$name: strata ls equals umoci's rootfs" "$T/want" "$T/got"
 
-	# Every regular file, read through strata cat, hashed.
-	(cd "$refdir" && find . -type f -printf '%P\0' | sort -z | xargs -0 -r sha256sum --) >"$T/want"
-	: >"$T/got"
-	: >"$T/caterr"
-	while IFS= read -r -d '' p; do
-		"$STRATA" cat "$db" "$p" >"$T/file" 2>>"$T/caterr" || echo "strata cat $db '$p': exit $?" >>"$T/caterr"
-		printf '%s  %s\n' "$(sha256sum <"$T/file" | cut -d' ' -f1)" "$p" >>"$T/got"
-	done < <(cd "$refdir" && find . -type f -printf '%P\0' | sort -z)
-	same_output "$name: sha256 of every regular file via strata cat" "$T/want" "$T/got"
-	head -5 "$T/caterr" | diag
+	# Every regular file, read through one strata cat of them all in sorted order: with the sizes
+	# already equal (strata ls above), equal concatenations mean equal files. Only when they differ
+	# is each file read on its own, to name the ones that differ.
+	local files=()
+	mapfile -d '' files < <(cd "$refdir" && find . -type f -printf '%P\0' | sort -z)
+	local want got
+	want=$(cd "$refdir" && cat -- "${files[@]}" | sha256sum)
+	got=$("$STRATA" cat "$db" -- "${files[@]}" 2>"$T/caterr" | sha256sum)
+	if [ "$want" = "$got" ] && [ ! -s "$T/caterr" ] && [ "${#files[@]}" -gt 0 ]; then
+		pass "$name: every regular file via strata cat (${#files[@]} files)"
+	else
+		(cd "$refdir" && sha256sum -- "${files[@]}") >"$T/want"
+		: >"$T/got"
+		for p in "${files[@]}"; do
+			"$STRATA" cat "$db" -- "$p" >"$T/file" 2>>"$T/caterr" || echo "strata cat $db '$p': exit $?" >>"$T/caterr"
+			printf '%s  %s\n' "$(sha256sum <"$T/file" | cut -d' ' -f1)" "$p" >>"$T/got"
+		done
+		same_output "$name: every regular file via strata cat (${#files[@]} files)" "$T/want" "$T/got"
+		head -5 "$T/caterr" | diag
+	fi
 
 	big=$refdir/data/big.bin
 	if [ -f "$big" ]; then
