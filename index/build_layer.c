@@ -16,8 +16,8 @@ struct layer_walk {
 	int64_t seq;
 	struct index_batch *batch;
 	struct index_rec *cur; /* pending record (points into batch) */
-	EVP_MD_CTX *md;
-	const EVP_MD *sha256; /* fetched once per layer: EVP_sha256() is looked up again at each init */
+	struct overlay_stream *st;
+	struct overlay_sha256 md; /* the current file's digest; its data shares a pass with the diff_id */
 	bool hashing;
 	void *scan_state;
 	bool scanning;
@@ -90,9 +90,8 @@ static void finish_current(struct layer_walk *w)
 		return;
 	if (w->hashing) {
 		if (r->sparse)
-			index_sparse_hash_end(r, w->md);
-		unsigned int n = 0;
-		EVP_DigestFinal_ex(w->md, r->sha, &n);
+			index_sparse_hash_end(r, &w->md);
+		overlay_sha256_final(&w->md, r->sha);
 		r->has_sha = true;
 		w->hashing = false;
 	}
@@ -151,7 +150,8 @@ static int on_entry(void *ctx, const struct overlay_tar_entry *e, struct strata_
 	}
 	w->cur = r;
 	if (r->type == OVERLAY_T_REG && (!r->sparse || index_sparse_hash_begin(e, &w->holes_hashed))) {
-		EVP_DigestInit_ex(w->md, w->sha256, NULL);
+		if (overlay_sha256_init(&w->md) < 0)
+			return strata_err_set(err, STRATA_EIO, "sha256 unavailable");
 		w->hashing = true;
 	}
 	const struct index_scanner_ops *sc = w->b->opts->scanner;
@@ -170,7 +170,7 @@ static int on_data(void *ctx, const void *buf, size_t len, struct strata_err **e
 	(void)err;
 	struct layer_walk *w = ctx;
 	if (w->hashing)
-		EVP_DigestUpdate(w->md, buf, len);
+		overlay_stream_hash_along(w->st, &w->md, buf, len);
 	if (w->scanning)
 		w->b->opts->scanner->file_data(w->scan_state, buf, len);
 	return 0;
@@ -182,7 +182,7 @@ static int on_sparse_data(void *ctx, uint64_t file_off, uint64_t stream_off, con
 {
 	(void)err;
 	struct layer_walk *w = ctx;
-	index_sparse_add(w->cur, w->hashing ? w->md : NULL, file_off, stream_off, buf, len);
+	index_sparse_add(w->cur, w->hashing ? &w->md : NULL, file_off, stream_off, buf, len);
 	if (w->scanning)
 		w->b->opts->scanner->file_data(w->scan_state, buf, len);
 	return 0;
@@ -229,12 +229,7 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	b->streams[layer - 1] = st;
 	pthread_mutex_unlock(&b->lock);
 
-	struct layer_walk w = {.b = b, .layer = layer};
-	w.md = EVP_MD_CTX_new();
-	if (!w.md)
-		abort();
-	EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-	w.sha256 = fetched ? fetched : EVP_sha256(); /* not fetched: looked up per file, as before */
+	struct layer_walk w = {.b = b, .layer = layer, .st = st};
 	const struct index_scanner_ops *sc = b->opts->scanner;
 	if (sc)
 		w.scan_state = sc->layer_begin(sc->ctx, layer);
@@ -244,8 +239,7 @@ static int index_one_layer(struct index_build *b, int layer, struct strata_err *
 	finish_current(&w);
 	if (rc == 0)
 		rc = overlay_stream_finish(st, err);
-	EVP_MD_CTX_free(w.md);
-	EVP_MD_free(fetched);
+	overlay_sha256_dispose(&w.md);
 	if (rc == 0) {
 		if (!w.batch)
 			w.batch = batch_new();

@@ -22,12 +22,12 @@ bool index_sparse_hash_begin(const struct overlay_tar_entry *e, uint64_t *holes_
 }
 
 /* Feeds n zero bytes to md. */
-static void hash_zeros(EVP_MD_CTX *md, uint64_t n)
+static void hash_zeros(struct overlay_sha256 *md, uint64_t n)
 {
 	static const unsigned char zeros[64 * 1024];
 	while (n > 0) {
 		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-		EVP_DigestUpdate(md, zeros, k);
+		overlay_sha256_update(md, zeros, k);
 		n -= k;
 	}
 }
@@ -41,14 +41,14 @@ static uint64_t map_end(const struct index_rec *r)
 	return last->logical + last->length;
 }
 
-void index_sparse_add(struct index_rec *r, EVP_MD_CTX *md, uint64_t file_off, uint64_t stream_off, const void *buf,
+void index_sparse_add(struct index_rec *r, struct overlay_sha256 *md, uint64_t file_off, uint64_t stream_off, const void *buf,
 		      size_t len)
 {
 	uint64_t end = map_end(r);
 	if (md) {
 		if (file_off > end)
 			hash_zeros(md, file_off - end);
-		EVP_DigestUpdate(md, buf, len);
+		overlay_sha256_update(md, buf, len);
 	}
 	struct index_sparse_piece *last = r->nsparse ? &r->sparse_map[r->nsparse - 1] : NULL;
 	if (last && end == file_off && last->stored + last->length == stream_off) {
@@ -63,7 +63,7 @@ void index_sparse_add(struct index_rec *r, EVP_MD_CTX *md, uint64_t file_off, ui
 	};
 }
 
-void index_sparse_hash_end(const struct index_rec *r, EVP_MD_CTX *md)
+void index_sparse_hash_end(const struct index_rec *r, struct overlay_sha256 *md)
 {
 	uint64_t end = map_end(r);
 	if (r->size > end)

@@ -199,6 +199,26 @@ enum overlay_compression overlay_detect_compression(const unsigned char *magic, 
 const char *overlay_compression_name(enum overlay_compression c); /* "raw", "gzip", "zstd" */
 
 /* ------------------------------------------------------------------------------------------ */
+/* SHA-256 (sha256.c): a digest whose state strata holds, so that two digests of the same bytes
+ * take one pass (with the x86 SHA extensions; elsewhere OpenSSL does each). Not thread-safe per
+ * state. Zero a state before its first init; init restarts it; dispose frees what init took. */
+struct evp_md_ctx_st;
+struct overlay_sha256 {
+	uint32_t h[8];
+	uint64_t len;                /* bytes taken */
+	unsigned char buf[64];       /* a partial block: buf[0 .. buflen) */
+	size_t buflen;
+	struct evp_md_ctx_st *evp;   /* without the SHA extensions: OpenSSL's context does the work */
+};
+bool overlay_sha256_accelerated(void);
+int overlay_sha256_init(struct overlay_sha256 *c); /* -1: OpenSSL has no SHA-256 (or no memory) */
+void overlay_sha256_update(struct overlay_sha256 *c, const void *p, size_t n);
+/* The same n bytes into both a and b; one pass when their partial blocks are the same length. */
+void overlay_sha256_update2(struct overlay_sha256 *a, struct overlay_sha256 *b, const void *p, size_t n);
+void overlay_sha256_final(struct overlay_sha256 *c, unsigned char out[32]);
+void overlay_sha256_dispose(struct overlay_sha256 *c);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Streams: one sequential pass over a (possibly compressed) source, as the index pass needs it.
  * While it decompresses it records access points about every opts->span bytes of output,
  * computes sha256 of the compressed bytes and of the uncompressed bytes, and counts progress. */
@@ -493,5 +513,11 @@ unsigned long overlay_zstd_seekable_builds(void);
  * overlay_stream_open, before any read; the other stream calls keep their meaning (one reader
  * thread). 0, or -1 with *err (the stream then decodes in the reader's thread as before). */
 int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err);
+
+/* Hashes n bytes at p, which the reader of st got from it (a tar entry's data, say), into file.
+ * When they are bytes st lent in place and has not yet put into its own uncompressed digest, both
+ * digests take them in one pass (overlay_sha256_update2); otherwise only file does. Either way
+ * the stream's digest covers every byte once, in order. Reader thread only. */
+void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *p, size_t n);
 
 #endif

@@ -58,7 +58,8 @@ struct overlay_stream {
 	uint64_t progress; /* == cread, read from other threads with __atomic */
 	bool src_eof;
 
-	EVP_MD_CTX *csha, *usha;
+	EVP_MD_CTX *csha;
+	struct overlay_sha256 usha; /* the diff_id: see stream_ahead.c for who updates it */
 	uint64_t uout;     /* uncompressed bytes produced */
 	bool ended;        /* compressed data ended cleanly (all output produced) */
 	bool finished;
@@ -402,7 +403,8 @@ void overlay_span_buf_release(unsigned char *p, size_t cap);
  * into the diff_id like read bytes. They are lent until the reader's next call of
  * overlay_stream_ahead_borrow or overlay_stream_read on st (or its finish/free): the decoder does
  * not touch them before. Returns the count, 0 at the end (or max 0), -1 with the decoder's error
- * (*p NULL); the end and error semantics are overlay_stream_read's. */
+ * (*p NULL); the end and error semantics are overlay_stream_read's. The lent bytes enter the
+ * diff_id when the reader's next call releases them, or earlier through overlay_stream_hash_along. */
 ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned char **p, size_t max,
 				    struct strata_err **err);
 #endif

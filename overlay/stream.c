@@ -63,7 +63,7 @@ int overlay_stream_account(struct overlay_stream *st, const unsigned char *p, si
 	/* With a read-ahead thread the reader hashes what it takes (stream_ahead.c): the decoding
 	 * thread is the busier one of the two. */
 	if (!st->ahead)
-		EVP_DigestUpdate(st->usha, p, n);
+		overlay_sha256_update(&st->usha, p, n);
 	st->uout += n;
 	if (st->max_ratio) {
 		uint64_t c = overlay_stream_coff(st), limit;
@@ -222,10 +222,9 @@ struct overlay_stream *overlay_stream_open(struct overlay_source *src, enum over
 	if (opts && opts->seekable_copy_path && comp == OVERLAY_COMP_ZSTD)
 		st->copy_path = xstrdup(opts->seekable_copy_path);
 	st->csha = EVP_MD_CTX_new();
-	st->usha = EVP_MD_CTX_new();
-	if (!st->csha || !st->usha)
+	if (!st->csha)
 		abort(); /* out of memory */
-	if (!EVP_DigestInit_ex(st->csha, EVP_sha256(), NULL) || !EVP_DigestInit_ex(st->usha, EVP_sha256(), NULL)) {
+	if (!EVP_DigestInit_ex(st->csha, EVP_sha256(), NULL) || overlay_sha256_init(&st->usha) < 0) {
 		strata_err_set(err, STRATA_EIO, "sha256 unavailable");
 		overlay_stream_free(st);
 		return NULL;
@@ -309,7 +308,7 @@ int overlay_stream_finish(struct overlay_stream *st, struct strata_err **err)
 	if (st->comp == OVERLAY_COMP_NONE)
 		memcpy(st->usum, st->csum, 32);
 	else
-		EVP_DigestFinal_ex(st->usha, st->usum, NULL);
+		overlay_sha256_final(&st->usha, st->usum);
 	if (st->map) {
 		st->map->usize = st->uout;
 		st->map->csize = st->cread;
@@ -367,7 +366,7 @@ void overlay_stream_free(struct overlay_stream *st)
 		deflateEnd(&st->defl);
 	overlay_zstd_stream_free(st);
 	EVP_MD_CTX_free(st->csha);
-	EVP_MD_CTX_free(st->usha);
+	overlay_sha256_dispose(&st->usha);
 	overlay_seekmap_free(st->map);
 	overlay_seekmap_free(st->copy_map);
 	free(st->in);

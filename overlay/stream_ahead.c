@@ -17,7 +17,14 @@
  *
  * Lending (overlay_stream_ahead_borrow): the reader may take bytes in place instead of copying
  * them out; a chunk whose last bytes were lent stays the reader's (counted in `count`, so the
- * decoder cannot refill it) until the reader's next call, which releases it first. */
+ * decoder cannot refill it) until the reader's next call, which releases it first.
+ *
+ * The diff_id of lent bytes is computed late: the lent region is "pending" until the reader's next
+ * call, which hashes what is left of it before anything else. In between, the reader hands the
+ * file data it finds in the region to overlay_stream_hash_along, which hashes the pending bytes up
+ * to that data alone and the data itself into both digests in one pass (sha256.c): a tar is almost
+ * all file data, and file data starts on a 512-byte boundary, so both digests are then at the same
+ * place in their 64-byte blocks. `pend` and `pend_end` are the reader's. */
 #include "overlay_int.h"
 
 #include <errno.h>
@@ -42,7 +49,32 @@ struct overlay_stream_ahead {
 	bool stop;          /* the reader gives up: the decoder stops at its next chunk */
 	bool joined;
 	struct strata_err *err; /* the decoder's error, handed to the reader once */
+	const unsigned char *pend, *pend_end; /* lent bytes not yet in st->usha (reader's) */
 };
+
+/* The reader is about to move on: the rest of the lent region goes into the diff_id. */
+static void ahead_hash_pending(struct overlay_stream *st)
+{
+	struct overlay_stream_ahead *a = st->ahead;
+	if (a->pend != a->pend_end)
+		overlay_sha256_update(&st->usha, a->pend, (size_t)(a->pend_end - a->pend));
+	a->pend = a->pend_end = NULL;
+}
+
+void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *data, size_t n)
+{
+	struct overlay_stream_ahead *a = st->ahead;
+	uintptr_t p = (uintptr_t)data;
+	if (!a || !a->pend || p < (uintptr_t)a->pend || p > (uintptr_t)a->pend_end ||
+	    n > (uintptr_t)a->pend_end - p) {
+		overlay_sha256_update(file, data, n); /* not pending lent bytes: libarchive's copy, say */
+		return;
+	}
+	const unsigned char *at = a->pend + (p - (uintptr_t)a->pend);
+	overlay_sha256_update(&st->usha, a->pend, (size_t)(at - a->pend)); /* headers, padding */
+	overlay_sha256_update2(&st->usha, file, at, n);
+	a->pend = at + n;
+}
 
 static void *ahead_main(void *arg)
 {
@@ -145,6 +177,7 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
 {
 	struct overlay_stream_ahead *a = st->ahead;
 	size_t done = 0;
+	ahead_hash_pending(st);
 	pthread_mutex_lock(&a->mu);
 	if (a->lent)
 		ahead_release_head(a);
@@ -161,7 +194,7 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
 		unsigned char *src = a->bufs[a->head] + a->pos;
 		pthread_mutex_unlock(&a->mu);
 		memcpy(buf + done, src, take);
-		EVP_DigestUpdate(st->usha, buf + done, take); /* in order: the reader takes every byte once */
+		overlay_sha256_update(&st->usha, buf + done, take); /* in order: the reader takes every byte once */
 		pthread_mutex_lock(&a->mu);
 		done += take;
 		a->pos += take;
@@ -179,6 +212,7 @@ ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned ch
 	*p = NULL;
 	if (max == 0)
 		return 0;
+	ahead_hash_pending(st);
 	pthread_mutex_lock(&a->mu);
 	if (a->lent)
 		ahead_release_head(a);
@@ -196,8 +230,10 @@ ssize_t overlay_stream_ahead_borrow(struct overlay_stream *st, const unsigned ch
 		a->lent = a->pos == a->lens[a->head];
 	}
 	pthread_mutex_unlock(&a->mu);
-	if (take > 0)
-		EVP_DigestUpdate(st->usha, *p, take); /* in order, as overlay_stream_ahead_read does */
+	if (take > 0) { /* into the diff_id at the next call, or before through overlay_stream_hash_along */
+		a->pend = *p;
+		a->pend_end = *p + take;
+	}
 	return (ssize_t)take;
 }
 
