@@ -136,10 +136,13 @@ struct secrets_stream *secrets_stream_new(const struct secrets_engine *e, struct
 	return s;
 }
 
+/* Only buf[0 .. len) can hold file bytes: secrets_trim zeroes what it moves away from, and a new
+ * buffer gets only the kept bytes. (Wiping the whole capacity at every file's end cost more than
+ * the scan of most small files.) */
 static void secrets_wipe(struct secrets_stream *s)
 {
 	if (s->buf)
-		explicit_bzero(s->buf, s->cap);
+		explicit_bzero(s->buf, s->len);
 	s->len = 0;
 }
 
@@ -168,7 +171,7 @@ void secrets_stream_scan_binary(struct secrets_stream *s, bool on) { s->scan_bin
 void secrets_stream_begin(struct secrets_stream *s, const char *path)
 {
 	const struct secret_ruleset *rs = s->e->rs;
-	s->len = 0;
+	secrets_wipe(s); /* a file left without secrets_stream_end */
 	s->base = s->scanned = s->base_lstart = 0;
 	s->base_line = 1;
 	s->probed = s->binary = s->whole = false;
