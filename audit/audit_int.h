@@ -249,6 +249,9 @@ int catalog_bdb_hash_values(const unsigned char *buf, size_t len, catalog_bdb_cb
 int catalog_go_buildinfo(struct catalog_set *s, const void *buf, size_t len, const char *path);
 /* The offset of the build info magic in buf, or -1. */
 long catalog_go_find_magic(const void *buf, size_t len);
+/* The offset of the first magic wholly in buf that starts 16-byte aligned in its file (buf[0] is at
+ * file offset file_off), or -1: where the .go.buildinfo section can be. */
+long catalog_go_find_aligned_magic(const void *buf, size_t len, uint64_t file_off);
 
 /* Java. A jar/war/ear's bytes (truncated: only a prefix; read as a stream of local entries)
  * → an owned summary text (deb822 stanzas: one per archive and nested archive, one level deep,

@@ -191,18 +191,14 @@ static void catalog_probe_data(struct catalog_layer *cl, const void **buf, size_
 			from = at + 1;
 		}
 	}
-	size_t from = 0;
-	long at;
-	while (from < n && (at = catalog_go_find_magic(b + from, n - from)) >= 0) {
-		size_t off = from + (size_t)at;
-		if ((start + off) % 16 == 0) {
-			cl->cur = catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
-			pr->active = false;
-			*buf = b + off;
-			*len = n - off;
-			return;
-		}
-		from = off + 1;
+	long at = catalog_go_find_aligned_magic(b, n, start);
+	if (at >= 0) {
+		size_t off = (size_t)at;
+		cl->cur = catalog_capture_new(cl, pr->entry, pr->path, pr->size, CATALOG_MAX_GOINFO, 3);
+		pr->active = false;
+		*buf = b + off;
+		*len = n - off;
+		return;
 	}
 	/* Keep the last 13 bytes seen (chunks may be shorter than that). */
 	unsigned char t[26];

@@ -28,6 +28,17 @@ long catalog_go_find_magic(const void *buf, size_t len)
 	return hit ? (long)(hit - (const char *)buf) : -1;
 }
 
+/* Every ELF file's bytes pass through here during the index pass: looking at one byte in 16 is
+ * several times cheaper than memmem over all of them. */
+long catalog_go_find_aligned_magic(const void *buf, size_t len, uint64_t file_off)
+{
+	const unsigned char *b = buf;
+	for (size_t i = (size_t)((16 - file_off % 16) % 16); i < len && len - i >= GO_MAGIC_LEN; i += 16)
+		if (b[i] == 0xff && !memcmp(b + i, go_magic, GO_MAGIC_LEN))
+			return (long)i;
+	return -1;
+}
+
 /* Reads an unsigned varint at *off (at most 10 bytes). False when it runs off the buffer. */
 static bool go_uvarint(const unsigned char *b, size_t len, size_t *off, uint64_t *v)
 {

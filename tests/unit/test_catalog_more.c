@@ -159,8 +159,43 @@ static char *make_binary(size_t len, size_t at)
 	return b;
 }
 
+/* catalog_go_find_aligned_magic against a plain search: random bytes with magics (and bare 0xff
+ * bytes) planted at random places, for every phase of the buffer in its file. */
+static void check_aligned_finder(void)
+{
+	static const char magic[] = "\xff Go buildinf:";
+	unsigned char buf[4096];
+	uint32_t r = 12345;
+	int bad = 0, found = 0;
+	for (int t = 0; t < 400; t++) {
+		size_t len = 1 + (size_t)(t * 37 % (int)sizeof(buf));
+		for (size_t i = 0; i < len; i++) {
+			r = r * 1103515245u + 12345u;
+			buf[i] = (r >> 16) % 7 == 0 ? 0xff : (unsigned char)(r >> 8);
+		}
+		for (int k = 0; k < t % 4; k++) {
+			r = r * 1103515245u + 12345u;
+			size_t at = (r >> 8) % len;
+			size_t n = len - at < 14 ? len - at : 14;
+			memcpy(buf + at, magic, n);
+		}
+		uint64_t file_off = (uint64_t)t * 7;
+		long want = -1;
+		for (size_t i = 0; i + 14 <= len; i++)
+			if ((file_off + i) % 16 == 0 && !memcmp(buf + i, magic, 14)) {
+				want = (long)i;
+				break;
+			}
+		found += want >= 0;
+		bad += catalog_go_find_aligned_magic(buf, len, file_off) != want;
+	}
+	ok(bad == 0 && found > 20, "aligned magic finder: the plain search's answer in 400 buffers (%d with a hit, %d differ)",
+	   found, bad);
+}
+
 int main(void)
 {
+	check_aligned_finder();
 	/* Synthetic binaries: the magic at offsets around chunk boundaries. */
 	static const size_t offsets[] = {96, 4080, 65520, 65536 * 3 - 16};
 	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
