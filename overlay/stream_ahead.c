@@ -1,7 +1,8 @@
 /* overlay/stream_ahead.c — decoding a stream ahead of its reader on a thread of its own, so the
  * index pass of one layer uses two cores: this thread reads the compressed source, decompresses,
  * records access points and computes the blob digest; the caller's thread computes the
- * uncompressed-stream digest (diff_id) of the bytes it takes, parses the tar, hashes every file and
+ * uncompressed-stream digest (diff_id) of the bytes it takes (for an uncompressed blob that is the
+ * blob digest too, which this thread then leaves alone), parses the tar, hashes every file and
  * runs the scanners on what it hands over (decoding and the blob digest alone are about as much
  * work as the rest: with the diff_id on the decoding side, a large layer's decoding thread was the
  * one the whole pass waited for).

@@ -35,7 +35,7 @@ static void sha256sum_of(const char *path, char hex[65])
  * each lent piece against data[] right away and again after the decoder had time to fill the ring.
  * Returns 0 when all matched; *err_msg gets the stream's error. */
 static int lend_all(const char *blob, enum overlay_compression comp, const unsigned char *data, size_t len,
-		    char usha_hex[65], uint64_t *total, char *err_msg, size_t err_cap)
+		    char usha_hex[65], char csha_hex[65], uint64_t *total, char *err_msg, size_t err_cap)
 {
 	cleanup_err struct strata_err *err = NULL;
 	struct overlay_source *src = overlay_source_file_open(blob, &err);
@@ -81,9 +81,10 @@ static int lend_all(const char *blob, enum overlay_compression comp, const unsig
 			*total += (uint64_t)n;
 		}
 		if (rc == 0 && overlay_stream_finish(st, &err) == 0) {
-			unsigned char usha[32];
-			overlay_stream_digests(st, NULL, usha);
+			unsigned char usha[32], csha[32];
+			overlay_stream_digests(st, csha, usha);
 			strata_hex(usha, 32, usha_hex);
+			strata_hex(csha, 32, csha_hex);
 		} else {
 			rc = -1;
 		}
@@ -211,20 +212,22 @@ int main(void)
 	enum overlay_compression comps[] = {OVERLAY_COMP_ZSTD, OVERLAY_COMP_GZIP, OVERLAY_COMP_NONE};
 	for (size_t i = 0; i < 3; i++) {
 		cleanup_free char *blob = test_path_in(dir, forms[i]);
-		char usha[65] = "", msg[256] = "";
+		char usha[65] = "", csha[65] = "", msg[256] = "", blob_want[65];
 		uint64_t total = 0;
-		int rc = lend_all(blob, comps[i], data, len, usha, &total, msg, sizeof(msg));
+		int rc = lend_all(blob, comps[i], data, len, usha, csha, &total, msg, sizeof(msg));
 		ok(rc == 0 && total == len, "%s: borrowed and read bytes are the file's, in place while the decoder runs"
 		   " (%llu of %zu bytes) %s", forms[i], (unsigned long long)total, len, msg);
 		ok(!strcmp(usha, want), "%s: diff_id over lent and read bytes is sha256sum's", forms[i]);
+		sha256sum_of(blob, blob_want);
+		ok(!strcmp(csha, blob_want), "%s: the blob's digest is sha256sum's of the blob", forms[i]);
 	}
 
 	/* A truncated blob: the error overlay_stream_read gives, after every byte decoded before it. */
 	{
 		cleanup_free char *cut = test_path_in(dir, "cut.zst");
-		char usha[65] = "", msg[256] = "", msg2[256] = "";
+		char usha[65] = "", csha[65] = "", msg[256] = "", msg2[256] = "";
 		uint64_t total = 0;
-		int rc = lend_all(cut, OVERLAY_COMP_ZSTD, data, len, usha, &total, msg, sizeof(msg));
+		int rc = lend_all(cut, OVERLAY_COMP_ZSTD, data, len, usha, csha, &total, msg, sizeof(msg));
 		cleanup_err struct strata_err *err = NULL;
 		struct overlay_source *src = overlay_source_file_open(cut, &err);
 		struct overlay_stream *st = overlay_stream_open(src, OVERLAY_COMP_ZSTD, NULL, &err);
