@@ -133,18 +133,21 @@ fi
 outs3+=("$T/err7")
 # Every text/blob column of every table of the index (not only .dump's text, which shows blobs in
 # hex): no row holds a planted value, the config's included (image.config is stored masked).
-cells() { # DB VALUE: "table.column" of every cell holding VALUE
-	local t c
-	for t in $(sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type = 'table'"); do
-		for c in $(sqlite3 "$1" "SELECT name FROM pragma_table_info('$t')"); do
-			[ "$(sqlite3 "$1" "SELECT count(*) FROM \"$t\" WHERE instr(CAST(\"$c\" AS BLOB), CAST('$2' AS BLOB)) > 0")" = 0 ] ||
-				echo "$t.$c"
-		done
-	done
+cells() { # DB VALUE...: "table.column" of every cell holding one of the VALUEs (alphanumeric)
+	local db=$1 vals sql
+	shift
+	vals=$(printf "(''%s'')," "$@") # quotes doubled: inside the generator's string
+	# One sqlite3 run: the first query writes one statement per column of every table (a cell of
+	# that column holding a value → its name), the second sqlite3 runs them all.
+	sql=$(sqlite3 "$db" "SELECT 'WITH planted(val) AS (VALUES ${vals%,}) SELECT ' || quote(m.name || '.' || p.name) ||
+		' WHERE EXISTS (SELECT 1 FROM \"' || replace(m.name, '\"', '\"\"') || '\" AS t, planted WHERE instr(CAST(t.\"' ||
+		replace(p.name, '\"', '\"\"') || '\" AS BLOB), CAST(planted.val AS BLOB)) > 0);'
+		FROM sqlite_master AS m, pragma_table_info(m.name) AS p WHERE m.type = 'table'") &&
+		[ -n "$sql" ] && sqlite3 "$db" "$sql" || echo "(sqlite3 failed)"
 }
-where=$( { for v in "$gh" "$aws" "$pw"; do cells "$T/img.db" "$v"; done; } | sort -u | tr '\n' ' ')
+where=$(cells "$T/img.db" "$gh" "$aws" "$pw" | sort -u | tr '\n' ' ')
 [ -z "$where" ]; ok $? "no planted file value in any cell of any table of the index (${where:-none})"
-where=$( { for v in "$gh2" "$awss"; do cells "$T/img.db" "$v"; done; } | sort -u | tr '\n' ' ')
+where=$(cells "$T/img.db" "$gh2" "$awss" | sort -u | tr '\n' ' ')
 [ -z "$where" ]; ok $? "no planted config value in any cell of any table of the index (${where:-none})"
 "$STRATA" report "$T/img.db" image.json >"$T/image.json" 2>&1
 "$STRATA" report "$T/img.db" layers.tsv >"$T/layers.tsv" 2>&1
