@@ -143,17 +143,56 @@ static const struct {
     {"0.59s-r11", -1, "0.65"},
 };
 
+/* -1, 0 or 1 as `dpkg --compare-versions` orders a and b (one or two dpkg runs). */
+static int dpkg_cmp(const char *a, const char *b)
+{
+	return dpkg_says(a, "lt", b) ? -1 : dpkg_says(a, "eq", b) ? 0 : 1;
+}
+
 static void test_dpkg(void)
 {
 	if (!have_tool("dpkg")) {
 		skip("dpkg not installed");
 		return;
 	}
-	size_t n = sizeof dpkg_versions / sizeof *dpkg_versions, pairs = 0, bad = 0;
+	/* dpkg's verdict on every pair, from dpkg's own order of the versions: each version is placed
+	 * among the classes of equal versions placed before it by binary search with dpkg
+	 * --compare-versions (about 150 comparisons instead of one or two dpkg runs for each of the
+	 * 741 pairs: a dpkg run costs ~12 ms here). dpkg's comparison is a total preorder (a version
+	 * sort), so a pair's verdict is the order of the two versions' classes. */
+	enum { N = sizeof dpkg_versions / sizeof *dpkg_versions };
+	size_t n = N, rep[N], same[N], rank[N], nclass = 0, runs = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = nclass;
+		same[i] = i; /* the first version of i's class */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = dpkg_cmp(dpkg_versions[i], dpkg_versions[rep[mid]]);
+			runs++;
+			if (c == 0) {
+				same[i] = rep[mid];
+				break;
+			}
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		if (same[i] == i) { /* a new class at lo: the classes after it move up */
+			memmove(rep + lo + 1, rep + lo, (nclass - lo) * sizeof *rep);
+			rep[lo] = i;
+			nclass++;
+		}
+	}
+	for (size_t k = 0; k < nclass; k++)
+		rank[rep[k]] = k;
+	for (size_t i = 0; i < n; i++)
+		rank[i] = rank[same[i]];
+	size_t pairs = 0, bad = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i; j < n; j++) {
 			const char *a = dpkg_versions[i], *b = dpkg_versions[j];
-			int want = dpkg_says(a, "lt", b) ? -1 : dpkg_says(a, "eq", b) ? 0 : 1;
+			int want = rank[i] < rank[j] ? -1 : rank[i] == rank[j] ? 0 : 1;
 			int got = sign(policy_version_cmp_dpkg(a, b));
 			int back = sign(policy_version_cmp_dpkg(b, a));
 			pairs++;
@@ -163,7 +202,9 @@ static void test_dpkg(void)
 				   back);
 			}
 		}
-	ok(bad == 0, "dpkg: %zu pairs ordered as dpkg --compare-versions orders them", pairs);
+	ok(bad == 0,
+	   "dpkg: %zu pairs ordered as dpkg --compare-versions orders them (%zu classes, %zu comparisons)",
+	   pairs, nclass, runs);
 	ok(policy_version_cmp("deb", "1.0~rc1", "1.0") < 0,
 	   "by type: deb uses dpkg ordering (~ before release)");
 }
