@@ -100,8 +100,9 @@ static int image_scan_entry(void *ctx, const struct overlay_tar_entry *e, struct
 		sc->foreign = true;
 		return strata_err_set(err, STRATA_EFORMAT, "not an image archive member: %s", m->name);
 	}
-	/* Members are read as one range of the archive; a sparse one (tar -S) is stored in pieces. */
-	STRATA_CHECK(!e->sparse || e->type != OVERLAY_T_REG, err, STRATA_EUNSUPPORTED,
+	/* Members are read as one range of the archive; a sparse one (tar -S) is stored in pieces
+	 * (a hard link with data of its own can carry a sparse map too: refused the same way). */
+	STRATA_CHECK(!e->sparse, err, STRATA_EUNSUPPORTED,
 		     "image archive member %s is stored as a sparse file (tar -S): not supported", m->name);
 	m->off = e->data_offset;
 	m->size = e->size;
