@@ -41,8 +41,8 @@ static uint64_t map_end(const struct index_rec *r)
 	return last->logical + last->length;
 }
 
-void index_sparse_add(struct index_rec *r, struct overlay_sha256 *md, uint64_t file_off, uint64_t stream_off, const void *buf,
-		      size_t len)
+void index_sparse_add(struct index_rec *r, struct overlay_sha256 *md, uint64_t file_off, uint64_t stream_off,
+		      const void *buf, size_t len)
 {
 	uint64_t end = map_end(r);
 	if (md) {

@@ -224,8 +224,8 @@ bool index_sparse_hash_begin(const struct overlay_tar_entry *e, uint64_t *holes_
 /* One stored block of r (a sparse file) at file_off in the file and stream_off in the stream (in
  * order, as overlay_tar_callbacks.sparse_data gives them): extends r's map, and when md is non-NULL
  * hashes the hole before the block (zeros) and the block. */
-void index_sparse_add(struct index_rec *r, struct overlay_sha256 *md, uint64_t file_off, uint64_t stream_off, const void *buf,
-		      size_t len);
+void index_sparse_add(struct index_rec *r, struct overlay_sha256 *md, uint64_t file_off, uint64_t stream_off,
+		      const void *buf, size_t len);
 /* After r's last block: hashes the trailing hole up to r->size. */
 void index_sparse_hash_end(const struct index_rec *r, struct overlay_sha256 *md);
 /* Bytes of r stored in the tar (the sum of its map). */

@@ -205,10 +205,10 @@ const char *overlay_compression_name(enum overlay_compression c); /* "raw", "gzi
 struct evp_md_ctx_st;
 struct overlay_sha256 {
 	uint32_t h[8];
-	uint64_t len;                /* bytes taken */
-	unsigned char buf[64];       /* a partial block: buf[0 .. buflen) */
+	uint64_t len;	       /* bytes taken */
+	unsigned char buf[64]; /* a partial block: buf[0 .. buflen) */
 	size_t buflen;
-	struct evp_md_ctx_st *evp;   /* without the SHA extensions: OpenSSL's context does the work */
+	struct evp_md_ctx_st *evp; /* without the SHA extensions: OpenSSL's context does the work */
 };
 bool overlay_sha256_accelerated(void);
 int overlay_sha256_init(struct overlay_sha256 *c); /* -1: OpenSSL has no SHA-256 (or no memory) */
@@ -518,6 +518,7 @@ int overlay_stream_read_ahead(struct overlay_stream *st, struct strata_err **err
  * When they are bytes st lent in place and has not yet put into its own uncompressed digest, both
  * digests take them in one pass (overlay_sha256_update2); otherwise only file does. Either way
  * the stream's digest covers every byte once, in order. Reader thread only. */
-void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *p, size_t n);
+void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *p,
+			       size_t n);
 
 #endif

@@ -30,19 +30,19 @@
 #endif
 
 static const uint32_t sha256_init_h[8] = {
-	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
 #ifdef SHA256_NI
 static const uint32_t sha256_k[64] __attribute__((aligned(16))) = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
 #define SHA_NI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
@@ -54,7 +54,7 @@ SHA_NI_TARGET static inline void ni_load(const uint32_t h[8], __m128i *s0, __m12
 	__m128i hgfe = _mm_loadu_si128((const __m128i *)(h + 4));
 	__m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
 	__m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-	*s0 = _mm_alignr_epi8(cdab, efgh, 8);    /* ABEF */
+	*s0 = _mm_alignr_epi8(cdab, efgh, 8);	 /* ABEF */
 	*s1 = _mm_blend_epi16(efgh, cdab, 0xF0); /* CDGH */
 }
 
@@ -62,7 +62,7 @@ SHA_NI_TARGET static inline void ni_store(uint32_t h[8], __m128i s0, __m128i s1)
 {
 	__m128i feba = _mm_shuffle_epi32(s0, 0x1B);
 	__m128i dchg = _mm_shuffle_epi32(s1, 0xB1);
-	_mm_storeu_si128((__m128i *)h, _mm_blend_epi16(feba, dchg, 0xF0));   /* DCBA */
+	_mm_storeu_si128((__m128i *)h, _mm_blend_epi16(feba, dchg, 0xF0));    /* DCBA */
 	_mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(dchg, feba, 8)); /* HGFE */
 }
 
@@ -84,7 +84,8 @@ SHA_NI_TARGET static void ni_blocks(uint32_t ha[8], uint32_t *hb, const unsigned
 			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++) {
-			__m128i wk = _mm_add_epi32(w[g & 3], _mm_load_si128((const __m128i *)(sha256_k + 4 * g)));
+			__m128i wk =
+			    _mm_add_epi32(w[g & 3], _mm_load_si128((const __m128i *)(sha256_k + 4 * g)));
 			__m128i wk_hi = _mm_shuffle_epi32(wk, 0x0E);
 			a1 = _mm_sha256rnds2_epu32(a1, a0, wk);
 			if (two)
@@ -112,7 +113,6 @@ SHA_NI_TARGET static void ni_blocks(uint32_t ha[8], uint32_t *hb, const unsigned
 }
 
 static bool ni_present;
-static pthread_once_t ni_once = PTHREAD_ONCE_INIT;
 
 static void ni_detect(void)
 {
@@ -120,15 +120,28 @@ static void ni_detect(void)
 	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
 		return; /* SSSE3, SSE4.1 */
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 29)))
-		return; /* SHA */
+		return;					 /* SHA */
 	ni_present = getenv("STRATA_NO_SHA_NI") == NULL; /* lets the tests run the OpenSSL path too */
 }
 #endif
 
-bool overlay_sha256_accelerated(void)
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md; /* the fallback's algorithm, fetched once (OpenSSL 3 looks it up per init) */
+
+static void sha256_setup(void)
 {
 #ifdef SHA256_NI
-	pthread_once(&ni_once, ni_detect);
+	ni_detect();
+	if (ni_present)
+		return;
+#endif
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); /* NULL: EVP_sha256() at each init */
+}
+
+bool overlay_sha256_accelerated(void)
+{
+	pthread_once(&sha256_once, sha256_setup);
+#ifdef SHA256_NI
 	return ni_present;
 #else
 	return false;
@@ -144,7 +157,7 @@ int overlay_sha256_init(struct overlay_sha256 *c)
 		return 0;
 	if (!c->evp && !(c->evp = EVP_MD_CTX_new()))
 		return -1;
-	return EVP_DigestInit_ex(c->evp, EVP_sha256(), NULL) ? 0 : -1;
+	return EVP_DigestInit_ex(c->evp, sha256_md ? sha256_md : EVP_sha256(), NULL) ? 0 : -1;
 }
 
 /* Compresses whole blocks into one state, or the same blocks into two (hb not NULL). */

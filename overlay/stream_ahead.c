@@ -62,7 +62,8 @@ static void ahead_hash_pending(struct overlay_stream *st)
 	a->pend = a->pend_end = NULL;
 }
 
-void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *data, size_t n)
+void overlay_stream_hash_along(struct overlay_stream *st, struct overlay_sha256 *file, const void *data,
+			       size_t n)
 {
 	struct overlay_stream_ahead *a = st->ahead;
 	uintptr_t p = (uintptr_t)data;
@@ -195,7 +196,8 @@ ssize_t overlay_stream_ahead_read(struct overlay_stream *st, unsigned char *buf,
 		unsigned char *src = a->bufs[a->head] + a->pos;
 		pthread_mutex_unlock(&a->mu);
 		memcpy(buf + done, src, take);
-		overlay_sha256_update(&st->usha, buf + done, take); /* in order: the reader takes every byte once */
+		/* in order: the reader takes every byte once */
+		overlay_sha256_update(&st->usha, buf + done, take);
 		pthread_mutex_lock(&a->mu);
 		done += take;
 		a->pos += take;

@@ -355,8 +355,8 @@ static int resolve(struct index_db *db, int view, const char *path, struct index
 /* Writes the bytes [vo->offset, vo->offset + vo->length) of one regular file to stdout.
  * Returns -1 with *err set; *out_failed tells a stdout failure (which ends the command) apart
  * from a problem with this path (after which cat goes on with the next, as cat(1) does). */
-static int cat_one(struct index_db *db, int view, const struct view_opts *vo, const char *path, bool *out_failed,
-		   struct strata_err **err)
+static int cat_one(struct index_db *db, int view, const struct view_opts *vo, const char *path,
+		   bool *out_failed, struct strata_err **err)
 {
 	static char buf[1 << 20];
 	struct index_node n;
@@ -409,9 +409,10 @@ int cmd_cat(int argc, char **argv)
 			break;
 	}
 	index_db_close(db);
-	if (status == 0 && fflush(stdout) != 0) {
-		strata_err_sys(&err, "stdout");
-		tools_print_err(err);
+	if (fflush(stdout) != 0) { /* also after a path failed: what is still buffered may be lost */
+		cleanup_err struct strata_err *ferr = NULL;
+		strata_err_sys(&ferr, "stdout");
+		tools_print_err(ferr);
 		status = 2;
 	}
 	return status;

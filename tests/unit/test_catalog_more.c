@@ -189,8 +189,9 @@ static void check_aligned_finder(void)
 		found += want >= 0;
 		bad += catalog_go_find_aligned_magic(buf, len, file_off) != want;
 	}
-	ok(bad == 0 && found > 20, "aligned magic finder: the plain search's answer in 400 buffers (%d with a hit, %d differ)",
-	   found, bad);
+	ok(bad == 0 && found > 20,
+	   "aligned magic finder: the plain search's answer in 400 buffers (%d with a hit, %d differ)", found,
+	   bad);
 }
 
 int main(void)

@@ -56,15 +56,15 @@ static int run_checks(bool report)
 		if (report)                                                                                  \
 			ok(c_, __VA_ARGS__);                                                                 \
 		else if (!c_)                                                                                \
-			printf("# failed without the SHA extensions: " __VA_ARGS__), printf("\n");          \
+			printf("# failed without the SHA extensions: " __VA_ARGS__), printf("\n");           \
 	} while (0)
 
 	/* FIPS 180-4 examples (and the empty message). */
 	const char *msgs[] = {"", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
 	const char *want[] = {
-		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
 	};
 	for (size_t i = 0; i < 3; i++) {
 		unsigned char h[32];
@@ -105,7 +105,8 @@ static int run_checks(bool report)
 	bad = 0;
 	int runs = 0;
 	for (int t = 0; t < 60; t++, runs++) {
-		size_t pre_a = (size_t)(rnd() % 300), pre_b = t % 3 == 0 ? (size_t)(rnd() % 300) : pre_a + 64 * (rnd() % 3);
+		size_t pre_a = (size_t)(rnd() % 300),
+		       pre_b = t % 3 == 0 ? (size_t)(rnd() % 300) : pre_a + 64 * (rnd() % 3);
 		size_t n = (size_t)(rnd() % (t % 4 ? 200000 : 2000));
 		const unsigned char *pa = data + 1000, *pb = data + 5000, *shared = data + 100000;
 		struct overlay_sha256 a = {0}, b = {0};
@@ -138,8 +139,10 @@ static int run_checks(bool report)
 		free(ma);
 		free(mb);
 	}
-	CHECK(bad == 0, "update2 over %d random cases (same and different block positions): each state's own digest "
-	      "(%d differ)", runs, bad);
+	CHECK(bad == 0,
+	      "update2 over %d random cases (same and different block positions): each state's own digest "
+	      "(%d differ)",
+	      runs, bad);
 
 	/* A state is reusable after final: init restarts it. */
 	struct overlay_sha256 c = {0};
@@ -176,7 +179,8 @@ int main(void)
 	if (overlay_sha256_accelerated())
 		run_checks(true);
 	else
-		skip("this CPU has no SHA extensions (or STRATA_NO_SHA_NI is set): the OpenSSL path below only");
+		skip("this CPU has no SHA extensions (or STRATA_NO_SHA_NI is set): the OpenSSL path below "
+		     "only");
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	   "without the SHA extensions (OpenSSL contexts): every check above holds (child status %d)",
 	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);

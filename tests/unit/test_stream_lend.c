@@ -160,7 +160,8 @@ static int log_end(void *ctx, struct strata_err **err)
 
 /* The log of walking blob (comp) with or without read-ahead, with the data read (with_data 1;
  * 2: hashed along with the diff_id) or skipped (0); NULL on failure. Also returns the diff_id. */
-static char *walk(const char *blob, enum overlay_compression comp, bool ahead, int with_data, char usha_hex[65])
+static char *walk(const char *blob, enum overlay_compression comp, bool ahead, int with_data,
+		  char usha_hex[65])
 {
 	cleanup_err struct strata_err *err = NULL;
 	struct overlay_source *src = overlay_source_file_open(blob, &err);
@@ -264,10 +265,16 @@ int main(void)
 			size_t lines = 0;
 			for (const char *p = b; p && *p; p++)
 				lines += *p == '\n';
-			ok(a && b && !strcmp(a, b) && lines == 305 && !strcmp(u1, tar_sha) && !strcmp(u2, tar_sha),
-			   "%s: walked with lent chunks (data %s): the same %zu entries, offsets and file hashes,"
-			   " diff_id sha256sum's", tars[i],
-			   with_data == 2 ? "hashed along with the diff_id" : with_data ? "read" : "skipped", lines);
+			ok(a && b && !strcmp(a, b) && lines == 305 && !strcmp(u1, tar_sha) &&
+			       !strcmp(u2, tar_sha),
+			   "%s: walked with lent chunks (data %s): the same %zu entries, offsets and file "
+			   "hashes,"
+			   " diff_id sha256sum's",
+			   tars[i],
+			   with_data == 2 ? "hashed along with the diff_id"
+			   : with_data	  ? "read"
+					  : "skipped",
+			   lines);
 		}
 	}
 	/* Spot check of the lent file bytes against the files themselves. */
