@@ -254,9 +254,9 @@ int main(void)
 	cleanup_free char *tar_path = test_path_in(dir, "l.tar");
 	char tar_sha[65];
 	sha256sum_of(tar_path, tar_sha);
-	const char *tars[] = {"l.tar.zst", "l.tar.gz"};
-	enum overlay_compression tcomps[] = {OVERLAY_COMP_ZSTD, OVERLAY_COMP_GZIP};
-	for (size_t i = 0; i < 2; i++) {
+	const char *tars[] = {"l.tar.zst", "l.tar.gz", "l.tar"};
+	enum overlay_compression tcomps[] = {OVERLAY_COMP_ZSTD, OVERLAY_COMP_GZIP, OVERLAY_COMP_NONE};
+	for (size_t i = 0; i < 3; i++) {
 		cleanup_free char *blob = test_path_in(dir, tars[i]);
 		for (int with_data = 2; with_data >= 0; with_data--) {
 			char u1[65] = "", u2[65] = "";
