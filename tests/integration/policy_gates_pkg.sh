@@ -50,22 +50,31 @@ bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag other:1
 # audit DB GATE TRIGGER [NAME=VALUE]...: the Check_Output lines of that gate/trigger's findings
 # (a one-rule bundle, action WARN), sorted; the exit status of strata audit in $T/rc.
 audit() {
+	# (in a pipeline or redirection the queue cannot run here: its TAP lines would go there)
+	[ ${#BATCH_CHECKS[@]} = 0 ] || { echo "Bail out! batch_flush missing before audit $*"; exit 1; }
 	one_rule_audit "$@"
 	jq -r '.. | objects | select(has("rows")) | .rows[] | select(.[3] != "always") | .[5]' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
 }
-# fires NAME EXPECTED_COUNT DB GATE TRIGGER PARAMS...: ok when exactly that many findings.
+# fires NAME EXPECTED_COUNT DB GATE TRIGGER PARAMS...: ok when exactly that many findings. Runs
+# of checks are batched (lib/policy.sh batch_check: one strata audit for consecutive checks on
+# one index); the queue runs before any other TAP line and before out.txt or audit.json is read,
+# so the TAP lines keep their order and has_line sees the last check's findings.
 fires() {
 	local name=$1 want=$2
 	shift 2
-	audit "$@" >"$T/out.txt"
+	batch_check fires_check "$name" "$want" -- "$@"
+}
+fires_check() { # NAME EXPECTED_COUNT, from batch_flush: the findings' Check_Output in out.txt, sorted
 	local got
+	awk -F'\t' '$1 != "always" { sub(/^[^\t]*\t[^\t]*\t/, ""); print }' "$BATCH_FOUND" | LC_ALL=C sort >"$T/out.txt"
 	got=$(wc -l <"$T/out.txt")
-	if [ "$got" = "$want" ] && [ "$(cat "$T/rc")" != 2 ]; then pass "$name"; else
-		fail "$name (want $want findings, got $got, exit $(cat "$T/rc"))"
+	if [ "$got" = "$2" ] && [ "$BATCH_RC" != 2 ]; then pass "$1"; else
+		fail "$1 (want $2 findings, got $got, exit $BATCH_RC)"
 		head -5 "$T/out.txt" "$T/audit.err" | diag
 	fi
 }
-has_line() { grep -qxF -- "$1" "$T/out.txt"; }
+batch_hook_tap
+has_line() { batch_flush; grep -qxF -- "$1" "$T/out.txt"; }
 
 # ---- packages: required_package -------------------------------------------------------------
 bashv=$(dpkg-query --admindir="$T/root/var/lib/dpkg" -W -f '${Version}' bash)
@@ -105,6 +114,7 @@ cat "$T"/root/var/lib/dpkg/info/*.md5sums | awk '{ $1 = ""; sub(/^ +/, ""); prin
 dpkg --verify --root="$T/root" --admindir="$T/root/var/lib/dpkg" 2>/dev/null |
 	awk '$2 != "c" { st = ($1 == "missing") ? "missing" : ($1 ~ /5/ ? "changed" : ""); if (st != "") print $NF "\t" st }' |
 	awk -F'\t' 'NR == FNR { want[$1] = 1; next } ($1 in want)' "$T/md5paths.txt" - | LC_ALL=C sort >"$T/dpkg_verify.txt"
+batch_flush
 audit "$T/app.db" packages verify |
 	sed -n "s/^VERIFY check against package db for package '[^']*' failed on entry '\(.*\)' with status: '\(.*\)'$/\1\t\2/p" |
 	LC_ALL=C sort >"$T/ours_verify.txt"
@@ -121,6 +131,7 @@ bash "$REPO/tools/mkimage.sh" --form oci-tar --layer-compress gzip --tag merged:
 dpkg --verify --root="$T/merged" --admindir="$T/merged/var/lib/dpkg" 2>/dev/null |
 	awk '$2 != "c" { st = ($1 == "missing") ? "missing" : ($1 ~ /5/ ? "changed" : ""); if (st != "") print $NF "\t" st }' |
 	awk -F'\t' 'NR == FNR { want[$1] = 1; next } ($1 in want)' "$T/md5paths.txt" - | LC_ALL=C sort >"$T/dpkg_verify_m.txt"
+batch_flush
 audit "$T/merged.db" packages verify |
 	sed -n "s/^VERIFY check against package db for package '[^']*' failed on entry '\(.*\)' with status: '\(.*\)'$/\1\t\2/p" |
 	LC_ALL=C sort >"$T/ours_verify_m.txt"
@@ -145,6 +156,7 @@ fires "allowlist: a name pattern covering all" 0 "$T/app.db" packages allowlist 
 # ---- licenses -------------------------------------------------------------------------------
 isc=$("$STRATA" sql "$T/app.db" "SELECT count(DISTINCT p.name) FROM license l JOIN package p ON p.id = l.package WHERE (' ' || replace(replace(l.spdx, '(', ' '), ')', ' ') || ' ') LIKE '% ISC %'")
 fires "licenses: ISC as an SPDX term ($isc packages) fires once" 1 "$T/app.db" licenses denylist_exact_match licenses=ISC
+batch_flush
 got=$(grep -o '[a-z0-9.+-]*(' "$T/out.txt" | sort -u | wc -l)
 [ "$got" = "$isc" ]; ok $? "licenses: the finding lists the $isc packages whose expression has the term ISC (got $got)"
 grep -q 'OR' "$T/out.txt"; ok $? "licenses: a term inside an OR expression matches"
@@ -184,6 +196,7 @@ fires "ancestry: layer 1's diff_id is a one-layer base" 0 "$T/app.db" ancestry n
 # ---- secret_scans ---------------------------------------------------------------------------
 fires "secret_scans: the visible AWS key fires" 1 "$T/app.db" secret_scans content_regex_checks content_regex_name=aws-access-key-id
 has_line "Secret content search analyzer found regexp match in container: file=/srv/app.env regexp=aws-access-key-id"; ok $? "secret_scans: Anchore's message with rule and path"
+batch_flush
 ! grep -q "$key" "$T/audit.json"; ok $? "secret_scans: the key is nowhere in the audit output"
 fires "secret_scans: the deleted token is not visible" 0 "$T/app.db" secret_scans content_regex_checks content_regex_name=github-pat
 fires "secret_scans: scope=deleted finds it" 1 "$T/app.db" secret_scans content_regex_checks content_regex_name=github-pat scope=deleted
@@ -195,6 +208,7 @@ fires "secret_scans: notfound quiet when found" 0 "$T/app.db" secret_scans conte
 invalid() { # NAME EXPECTED_TEXT GATE TRIGGER PARAMS...
 	local name=$1 want=$2
 	shift 2
+	batch_flush
 	audit "$T/app.db" "$@" >/dev/null
 	if [ "$(cat "$T/rc")" = 2 ] && grep -q -- "$want" "$T/audit.err"; then pass "$name"; else
 		fail "$name (exit $(cat "$T/rc"))"
@@ -253,6 +267,7 @@ fires "apk: denylist minimum 3.1.4_alpha1 (below _rc1) fires" 1 "$T/alp.db" pack
 fires "apk: metadata maintainer from the m: line" 1 "$T/alp.db" packages metadata 'maintainer=dereferenced\.org'
 fires "apk: allowlist origins=alpine (the OS id) allows all" 0 "$T/alp.db" packages allowlist origins=alpine
 fires "apk: allowlist by maintainer leaves one" 1 "$T/alp.db" packages allowlist 'maintainer_regex=^Sören'
+batch_flush
 audit "$T/alp.db" packages verify >"$T/out.txt"
 [ "$(cat "$T/out.txt")" = "VERIFY check against package db for package 'openssl' failed on entry '/usr/bin/openssl' with status: 'changed'" ]
 ok $? "apk: verify finds the replaced /usr/bin/openssl by its Q1 sha1 and only it"
@@ -305,6 +320,7 @@ SPEC
 	rpm -V --root "$R/root" --dbpath /var/lib/rpm gate-probe 2>/dev/null |
 		awk '$2 != "c" { st = ($1 == "missing") ? "missing" : (substr($1, 3, 1) == "5" ? "changed" : ""); if (st != "") print $NF "\t" st }' |
 		LC_ALL=C sort >"$R/rpm_V.txt"
+	batch_flush
 	audit "$R/img.db" packages verify |
 		sed -n "s/^VERIFY check against package db for package '[^']*' failed on entry '\(.*\)' with status: '\(.*\)'$/\1\t\2/p" |
 		LC_ALL=C sort >"$R/ours_V.txt"
