@@ -43,21 +43,22 @@ jq -c --arg d "$nm" --argjson s "$nms" '.manifests[0].digest = $d | .manifests[0
 mv "$T/index.json" "$T/img/index.json"
 "$STRATA" index -q --index "$T/u1000.db" "$T/img" >/dev/null || { echo "Bail out! indexing failed"; exit 1; }
 
-# audit DB GATE TRIGGER [NAME=VALUE]...: the messages of that trigger's findings, sorted.
-audit() {
-	one_rule_audit "$@"
-	jq -r '.. | objects | select(has("rows")) | .rows[] | select(.[3] != "always") | .[5]' "$T/audit.json" 2>/dev/null | LC_ALL=C sort
-}
 # expect NAME EXPECTED_FILE_CONTENT DB GATE TRIGGER PARAMS...: ok when the messages are exactly these.
+# Batched (lib/policy.sh batch_check: one strata audit for consecutive checks on one index; the
+# queue runs before any other TAP line), each checked in order by expect_check.
 expect() {
 	local name=$1 want=$2
 	shift 2
-	audit "$@" >"$T/got.txt"
-	if [ "$(cat "$T/got.txt")" = "$want" ] && [ "$(cat "$T/rc")" != 2 ]; then pass "$name"; else
-		fail "$name (exit $(cat "$T/rc"))"
+	batch_check expect_check "$name" "$want" -- "$@"
+}
+expect_check() { # NAME EXPECTED
+	awk -F'\t' '$1 != "always" { sub(/^[^\t]*\t[^\t]*\t/, ""); print }' "$BATCH_FOUND" | LC_ALL=C sort >"$T/got.txt"
+	if [ "$(cat "$T/got.txt")" = "$2" ] && [ "$BATCH_RC" != 2 ]; then pass "$1"; else
+		fail "$1 (exit $BATCH_RC)"
 		cat "$T/got.txt" "$T/audit.err" | head -8 | diag
 	fi
 }
+batch_hook_tap
 
 expect "suid_or_guid_set fires for the setuid and the setgid file only (mode with the file type bits, as Anchore prints it)" \
 "SUID or SGID found set on file /usr/bin/su. Mode: 0o104755
