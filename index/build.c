@@ -224,6 +224,22 @@ static int write_image_row(struct index_build *b, const char *image_path, struct
 	return 0;
 }
 
+/* Runs the statements of INDEX_SCHEMA_INDEXES_SQL that index table (" ON table(" in their text),
+ * in their order there. (Its statements hold no ';' but their ends.) */
+static int index_create_on(sqlite3 *db, const char *table, struct strata_err **err)
+{
+	char on[64];
+	snprintf(on, sizeof(on), " ON %s(", table);
+	for (const char *sql = INDEX_SCHEMA_INDEXES_SQL; *sql;) {
+		size_t n = strcspn(sql, ";");
+		cleanup_free char *one = xstrndup(sql, n);
+		if (strstr(one, on) && index_sql_exec(db, one, err) < 0)
+			return -1;
+		sql += n + (sql[n] == ';');
+	}
+	return 0;
+}
+
 static double now_seconds(void)
 {
 	struct timespec t;
@@ -248,6 +264,12 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 	const struct index_scanner_ops *sc = o->scanner;
 	if (sc && sc->init && sc->init(sc->ctx, b->db, err) < 0)
 		return strata_err_wrap(err, "scanner");
+	/* The entry indexes exist before the first entry row: the writer keeps them up to date as
+	 * layers arrive, while a core is idle, instead of sorting every row at the serial end. The
+	 * node index is made after the views (kept up to date, it costs the view inserts as much as
+	 * building it does). Same indexes, same order in the schema, same rows. */
+	if (index_create_on(b->db, "entry", err) < 0)
+		return -1;
 
 	int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (jobs < 1)
@@ -281,7 +303,7 @@ static int build_into(struct index_build *b, const char *image_path, const char 
 		}
 		return -1;
 	}
-	if (index_merge_views(b, err) < 0 || index_sql_exec(b->db, INDEX_SCHEMA_INDEXES_SQL, err) < 0)
+	if (index_merge_views(b, err) < 0 || index_create_on(b->db, "node", err) < 0)
 		return -1;
 	if (sc && sc->finish && sc->finish(sc->ctx, b->db, err) < 0)
 		return strata_err_wrap(err, "scanner");

@@ -348,6 +348,25 @@ static void writer_free(struct writer *w)
 	free(w->src_id);
 }
 
+/* True while a worker still reads a layer or a batch waits: the pass is not at its end. */
+static bool writer_more_to_come(struct index_build *b)
+{
+	pthread_mutex_lock(&b->lock);
+	bool more = b->workers_running > 0 || b->head;
+	pthread_mutex_unlock(&b->lock);
+	return more;
+}
+
+/* Commits what is stored so far and opens the next transaction, so the pages of a finished layer
+ * (its entries, views and scanner rows) reach the temporary file while other layers are still
+ * being read, instead of all in the final commit at the serial end of the pass. Crash-safe as the
+ * single transaction was: the file is only renamed into place, with meta complete = 1, at the
+ * end, and a dead run's temporary file is removed by the next run. */
+static int writer_checkpoint(struct index_build *b, struct strata_err **err)
+{
+	return index_sql_exec(b->db, "COMMIT; BEGIN", err);
+}
+
 int index_writer_run(struct index_build *b, struct strata_err **err)
 {
 	struct writer w = {.b = b};
@@ -407,6 +426,8 @@ int index_writer_run(struct index_build *b, struct strata_err **err)
 			/* Views whose layers are all stored are computed now, while others are read. */
 			if (r == 0 && batch->result && index_merge_layer_stored(b, batch->result->layer, &e) < 0)
 				r = strata_err_wrap(&e, "layer %d: views", batch->result->layer);
+			if (r == 0 && batch->result && writer_more_to_come(b))
+				r = writer_checkpoint(b, &e);
 			if (r < 0)
 				index_build_fail(b, e);
 		}
