@@ -50,6 +50,7 @@ batch_flush() {
 			policy_ids: map(.id)}]}' --args "${args[@]}" >"$T/bundle.json"
 	"$STRATA" audit --policy "$T/bundle.json" --format json "$db" >"$T/audit.json" 2>"$T/audit.err"
 	echo $? >"$T/rc"
+	# shellcheck disable=SC2034 # read by the CHECK functions
 	BATCH_RC=$(cat "$T/rc")
 	rm -rf "$T/batch" && mkdir -p "$T/batch"
 	for k in "${!checks[@]}"; do : >"$T/batch/$((k + 1))"; done
@@ -57,6 +58,7 @@ batch_flush() {
 		"\(.[$p] | ltrimstr("p"))\t\(.[3])\t\(.[2])\t\(.[5])"' "$T/audit.json" 2>/dev/null |
 		awk -F'\t' -v d="$T/batch" '{ f = d "/" $1; sub(/^[^\t]*\t/, ""); print >>f; close(f) }'
 	for k in "${!checks[@]}"; do
+		# shellcheck disable=SC2034 # read by the CHECK function
 		BATCH_FOUND=$T/batch/$((k + 1))
 		eval "${checks[$k]}"
 	done
