@@ -253,10 +253,10 @@ static ssize_t raw_read(struct overlay_stream *st, unsigned char *buf, size_t le
 		return -1;
 	if (r == 0)
 		st->ended = true;
-	/* With read-ahead the reader's digest of the bytes it takes is the blob's (they are the same
-	 * bytes): it shares its pass with the files' digests (stream_ahead.c). */
+	/* An uncompressed blob's digest is its stream digest (the same bytes): with read-ahead the
+	 * reader takes it, in a pass shared with the files' digests (stream_ahead.c). */
 	if (!st->ahead)
-		EVP_DigestUpdate(st->csha, buf, (size_t)r);
+		overlay_sha256_update(&st->usha, buf, (size_t)r);
 	st->cread += (uint64_t)r;
 	st->uout += (uint64_t)r;
 	__atomic_store_n(&st->progress, st->cread, __ATOMIC_RELAXED);
@@ -307,16 +307,11 @@ int overlay_stream_finish(struct overlay_stream *st, struct strata_err **err)
 	}
 	if (st->comp == OVERLAY_COMP_ZSTD && overlay_zstd_stream_finish(st, err) < 0)
 		return -1;
-	if (st->comp == OVERLAY_COMP_NONE && st->ahead) {
-		overlay_sha256_final(&st->usha, st->usum);
-		memcpy(st->csum, st->usum, 32);
-	} else {
+	overlay_sha256_final(&st->usha, st->usum);
+	if (st->comp == OVERLAY_COMP_NONE)
+		memcpy(st->csum, st->usum, 32); /* the same bytes: one digest (raw_read) */
+	else
 		EVP_DigestFinal_ex(st->csha, st->csum, NULL);
-		if (st->comp == OVERLAY_COMP_NONE)
-			memcpy(st->usum, st->csum, 32);
-		else
-			overlay_sha256_final(&st->usha, st->usum);
-	}
 	if (st->map) {
 		st->map->usize = st->uout;
 		st->map->csize = st->cread;

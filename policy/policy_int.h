@@ -27,8 +27,7 @@ void forensics_buf_tsv(struct forensics_buf *b, const char *s);
 /* Hands the buffer to a renderer's caller (*out owned, NUL-terminated, *len bytes). */
 void forensics_buf_take(struct forensics_buf *b, char **out, size_t *len);
 
-/* A read-only connection of its own to the index file. */
-int forensics_db_open(struct index_db *db, sqlite3 **out, struct strata_err **err);
+/* (A renderer's own read-only connection to the index: index_db_connect, index/index.h.) */
 int forensics_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err);
 /* True when the table (or view) exists in the index / has that column. */
 bool forensics_has_table(sqlite3 *c, const char *table);

@@ -31,7 +31,7 @@ static const char *col(sqlite3_stmt *st, int i)
 int catalog_render_packages_tsv(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	struct forensics_buf b = {0};
 	forensics_buf_printf(&b, "type\tname\tversion\tarch\tsource\tsource_version\tlayer\tpath\tpurl\tlicenses\tfiles\n");
@@ -62,7 +62,7 @@ int catalog_render_packages_tsv(struct index_db *db, char **out, size_t *len, st
 int catalog_render_licenses_tsv(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	struct forensics_buf b = {0};
 	forensics_buf_printf(&b, "type\tname\tversion\tspdx\thow\tsource_path\traw\n");
@@ -126,7 +126,7 @@ static void now_iso(char *buf, size_t n)
 int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	cleanup_free char *name = NULL;
 	cleanup_free char *digest = NULL;
@@ -203,7 +203,7 @@ int catalog_render_spdx(struct index_db *db, char **out, size_t *len, struct str
 int catalog_render_cdx(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	cleanup_free char *name = NULL;
 	cleanup_free char *digest = NULL;

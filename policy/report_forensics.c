@@ -55,15 +55,6 @@ void forensics_buf_take(struct forensics_buf *b, char **out, size_t *len)
 	b->n = b->cap = 0;
 }
 
-int forensics_db_open(struct index_db *db, sqlite3 **out, struct strata_err **err)
-{
-	sqlite3 *c = NULL;
-	if (index_db_connect(db, &c, err) < 0)
-		return -1;
-	*out = c;
-	return 0;
-}
-
 int forensics_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, struct strata_err **err)
 {
 	if (sqlite3_prepare_v2(c, sql, -1, st, NULL) != SQLITE_OK)
@@ -287,7 +278,7 @@ static int ghosts_tsv_row(void *ctx, const struct ghost_row *r)
 int forensics_render_ghosts(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	struct ghosts_tsv t = {.c = c};
 	forensics_buf_printf(&t.b, "path\tadded_layer\thidden_layer\thow\ttype\tsize\tsha256\tsecret_rules\tread_at\n");
@@ -357,7 +348,7 @@ static int bodyfile_ghost(void *ctx, const struct ghost_row *r)
 int forensics_render_bodyfile(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	char *msg = NULL;
 	if (sqlite3_exec(c, "CREATE TEMP TABLE gh(id INTEGER PRIMARY KEY, hid INTEGER, how TEXT);", NULL, NULL, &msg) != SQLITE_OK) {

@@ -286,7 +286,7 @@ static void eff_json_str(struct forensics_buf *b, const char *s)
 int forensics_render_efficiency(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	int L = index_db_layer_count(db);
 	char *msg = NULL;

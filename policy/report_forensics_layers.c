@@ -181,7 +181,7 @@ static int layers_tsv_row(void *ctx, const struct layer_row *r, const char *hist
 int forensics_render_layers_tsv(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	struct forensics_buf b = {0};
 	forensics_buf_printf(&b, "layer\tdigest\tdiff_id\tmedia_type\tcompression\tcompressed_size\tsize\tcreated_by\t"
@@ -236,7 +236,7 @@ static int dump_json(const json_t *j, char **out, size_t *len)
 int forensics_render_layers_json(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	cleanup_jansson json_t *arr = json_array();
 	if (layers_each(db, c, layers_json_row, arr, err) < 0)
@@ -285,7 +285,7 @@ static bool file_sha256(const char *path, char out[65])
 int forensics_render_custody(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	cleanup_sqlstmt sqlite3_stmt *st = NULL, *meta = NULL;
 	if (forensics_prepare(c, "SELECT path, format, digest, file_size, file_mtime_ns FROM image", &st, err) < 0 ||

@@ -208,7 +208,7 @@ static json_t *integrity_unowned(struct index_db *db, sqlite3 *c, struct strata_
 int integrity_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return strata_err_wrap(err, "integrity.json");
 	cleanup_sqlstmt sqlite3_stmt *st = NULL;
 	if (forensics_prepare(c, "SELECT position, digest, blob_sha256, diff_id, tar_sha256, digest_ok, diff_id_ok,"

@@ -23,7 +23,7 @@ static json_t *secrets_col_json(sqlite3_stmt *st, int i)
 int secrets_render_json(struct index_db *db, char **out, size_t *len, struct strata_err **err)
 {
 	cleanup_sqlite sqlite3 *c = NULL;
-	if (forensics_db_open(db, &c, err) < 0)
+	if (index_db_connect(db, &c, err) < 0)
 		return -1;
 	json_t *arr = json_array();
 	if (!arr)

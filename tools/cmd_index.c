@@ -434,8 +434,12 @@ int cmd_sql(int argc, char **argv)
 	sqlite3 *sq = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
-	if (sqlite3_open_v2(index_db_path(db), &sq, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(sq, argv[2], -1, &st, NULL) != SQLITE_OK) {
+	if (index_db_connect(db, &sq, &err) < 0) {
+		tools_print_err(err);
+		index_db_close(db);
+		return 2;
+	}
+	if (sqlite3_prepare_v2(sq, argv[2], -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "strata: %s: sql: %s\n", argv[1], sqlite3_errmsg(sq));
 		rc = 2;
 	}
